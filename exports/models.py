@@ -1,0 +1,1 @@
+# Dataset versions (immutable files, manifest, lineage, diffs) arrive with the exports issue.

@@ -1,0 +1,195 @@
+"""Creating and changing projects, their labels and their members."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+
+from projects.models import (
+    RESERVED_HOTKEYS,
+    Item,
+    Label,
+    LabelKind,
+    Membership,
+    Project,
+    Role,
+)
+
+PROJECT_FIELDS = (
+    "name",
+    "description",
+    "instructions",
+    "content_type",
+    "label_kind",
+    "rating_min",
+    "rating_max",
+    "raters_per_item",
+    "agreement_rule",
+    "agreement_threshold",
+    "lease_minutes",
+    "gold_rate",
+    "weak_labels_prefill",
+    "weak_labels_in_exports",
+    "weak_label_threshold",
+)
+
+
+def _validate_project(project: Project) -> None:
+    project.full_clean(exclude=["created_by"])
+    if project.label_kind == LabelKind.RATING:
+        if project.rating_min is None or project.rating_max is None:
+            raise ValidationError(
+                {"rating_min": "A rating scale needs both bounds (rating_min and rating_max)."}
+            )
+        if project.rating_min >= project.rating_max:
+            raise ValidationError(
+                {
+                    "rating_max": f"rating_max ({project.rating_max}) must be greater than "
+                    f"rating_min ({project.rating_min})."
+                }
+            )
+
+
+@transaction.atomic
+def project_create(
+    *,
+    created_by: AbstractBaseUser | None,
+    labels: Iterable[Mapping[str, Any]] = (),
+    **fields: Any,
+) -> Project:
+    """Create a project; its creator becomes its first lead."""
+    unknown = set(fields) - set(PROJECT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown project fields: {', '.join(sorted(unknown))}.")
+    project = Project(created_by=created_by, **fields)
+    _validate_project(project)
+    project.save()
+    if created_by is not None:
+        Membership.objects.create(project=project, user=created_by, role=Role.LEAD)
+    labels = list(labels)
+    if labels:
+        project_labels_set(project=project, labels=labels)
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, **fields: Any) -> Project:
+    """Change project settings. Lowering or raising k keeps items' slot counts as they are:
+    `slots_taken < k` is evaluated at each claim, so the new k applies at once."""
+    unknown = set(fields) - set(PROJECT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown project fields: {', '.join(sorted(unknown))}.")
+    for name, value in fields.items():
+        setattr(project, name, value)
+    _validate_project(project)
+    project.save()
+    return project
+
+
+def _validate_labels(project: Project, labels: list[Mapping[str, Any]]) -> None:
+    errors: list[str] = []
+    values: set[str] = set()
+    hotkeys: set[str] = set()
+    for index, spec in enumerate(labels, start=1):
+        value = str(spec.get("value", "")).strip()
+        hotkey = str(spec.get("hotkey", "") or "").strip().lower()
+        if not value:
+            errors.append(f"Label {index}: value is required.")
+        if value in values:
+            errors.append(f"Label {index}: value {value!r} is used twice.")
+        values.add(value)
+        if hotkey:
+            if hotkey in RESERVED_HOTKEYS:
+                errors.append(
+                    f"Label {index}: hotkey {hotkey!r} is reserved (s skips, u goes back, "
+                    "i shows instructions)."
+                )
+            if hotkey in hotkeys:
+                errors.append(f"Label {index}: hotkey {hotkey!r} is used twice.")
+            hotkeys.add(hotkey)
+    if project.label_kind != LabelKind.RATING and not labels:
+        errors.append("A single- or multi-label project needs at least one label.")
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def project_labels_set(*, project: Project, labels: Iterable[Mapping[str, Any]]) -> list[Label]:
+    """Replace the project's label schema with `labels` (dicts with value, display_name, colour,
+    hotkey), matching existing labels by value so their ids are kept."""
+    labels = list(labels)
+    _validate_labels(project, labels)
+    existing = {label.value: label for label in project.labels.all()}
+    wanted_values = [str(spec["value"]).strip() for spec in labels]
+    project.labels.exclude(value__in=wanted_values).delete()
+    # Clear hotkeys first so that swapping two labels' hotkeys does not trip the unique index.
+    project.labels.update(hotkey="")
+    result: list[Label] = []
+    for position, spec in enumerate(labels):
+        value = str(spec["value"]).strip()
+        label = existing.get(value) or Label(project=project, value=value)
+        label.display_name = str(spec.get("display_name") or value)
+        label.color = str(spec.get("color") or label.color or "#4f6bed")
+        label.hotkey = str(spec.get("hotkey", "") or "").strip().lower()
+        label.position = position
+        label.full_clean(exclude=["project"], validate_unique=False, validate_constraints=False)
+        label.save()
+        result.append(label)
+    return result
+
+
+def label_create(*, project: Project, **fields: Any) -> Label:
+    specs = [
+        {"value": label.value, "display_name": label.display_name, "color": label.color,
+         "hotkey": label.hotkey}
+        for label in project.labels.all()
+    ]  # fmt: skip
+    specs.append(fields)
+    return project_labels_set(project=project, labels=specs)[-1]
+
+
+@transaction.atomic
+def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+    """Add a member or change their role."""
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}; use one of {Role.values}."})
+    membership, created = Membership.objects.get_or_create(
+        project=project, user=user, defaults={"role": role}
+    )
+    if not created and membership.role != role:
+        if membership.role == Role.LEAD and _lead_count(project) == 1:
+            raise ValidationError("A project keeps at least one lead.")
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    if membership.role == Role.LEAD and _lead_count(membership.project) == 1:
+        raise ValidationError("A project keeps at least one lead.")
+    membership.delete()
+
+
+def _lead_count(project: Project) -> int:
+    # Lock the project's lead rows so that two concurrent removals cannot both see "two leads".
+    return len(
+        list(
+            Membership.objects.select_for_update()
+            .filter(project=project, role=Role.LEAD)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    )
+
+
+def item_priority_set(*, project: Project, keys: Iterable[str], priority: float) -> int:
+    """Set the lead's priority on items by key; higher is served first."""
+    return Item.objects.filter(project=project, key__in=list(keys)).update(
+        priority=priority, updated_at=F("updated_at")
+    )
