@@ -1,18 +1,29 @@
-"""Reads about projects that more than one caller needs."""
+"""Reads about projects that more than one caller needs.
+
+Who sees what: a user sees the projects they are a member of, with the role their membership
+gives them (lead or rater). Superusers count as leads of every project. `is_staff` grants nothing
+by itself: it only lets a user into the Django admin, where a staff lead is scoped to the projects
+they lead like anywhere else (see `projects/admin.py`).
+"""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from collections.abc import Iterable
 
-from projects.models import Membership, Project, Role
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, QuerySet
+
+from projects.models import Item, Membership, Project, Role
 
 
 def project_role(*, project: Project | int, user: AbstractBaseUser | AnonymousUser) -> str | None:
-    """The user's role in the project ('lead' or 'rater'), or None. Staff count as leads."""
+    """The user's role in the project ('lead' or 'rater'), or None when they are not a member.
+
+    Superusers count as leads everywhere; staff status alone does not.
+    """
     if not user.is_authenticated:
         return None
-    if user.is_staff:
+    if getattr(user, "is_superuser", False):
         return Role.LEAD
     project_id = project if isinstance(project, int) else project.pk
     return (
@@ -22,14 +33,34 @@ def project_role(*, project: Project | int, user: AbstractBaseUser | AnonymousUs
     )
 
 
-def projects_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
-    """Projects the user may see: all for staff, else those they are a member of."""
-    if user.is_staff:
+def projects_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+    """Projects the user may see: all for superusers, else those they are a member of."""
+    if not user.is_authenticated:
+        return Project.objects.none()
+    if getattr(user, "is_superuser", False):
         return Project.objects.all()
-    return Project.objects.filter(memberships__user=user).distinct()
+    return Project.objects.filter(memberships__user=user)
 
 
-def projects_led_by(*, user: AbstractBaseUser) -> QuerySet[Project]:
-    if user.is_staff:
+def projects_led_by(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+    """Projects the user leads: all for superusers."""
+    if not user.is_authenticated:
+        return Project.objects.none()
+    if getattr(user, "is_superuser", False):
         return Project.objects.all()
     return Project.objects.filter(memberships__user=user, memberships__role=Role.LEAD)
+
+
+def item_status_counts(*, project_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Items per status for each project, in one grouped query served by the
+    (project, status) index. Statuses with no item are absent."""
+    counts: dict[int, dict[str, int]] = {}
+    rows = (
+        Item.objects.filter(project_id__in=list(project_ids))
+        .order_by()
+        .values_list("project_id", "status")
+        .annotate(n=Count("id"))
+    )
+    for project_id, status, n in rows:
+        counts.setdefault(project_id, {})[status] = n
+    return counts

@@ -13,3 +13,4 @@ MEDIA_ROOT = VAR_DIR / "test-media"
 # Each test run gets a queue of its own, so that two runs (or a developer's worker) sharing one
 # Redis never take each other's tasks. The worker started by tests/conftest.py reads the same name.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("ACCORD_CELERY_QUEUE") or f"accord-test-{os.getpid()}"
+ACCORD_PROGRESS_CACHE_SECONDS = 0

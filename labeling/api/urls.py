@@ -1,1 +1,20 @@
-urlpatterns: list = []
+from django.urls import path
+
+from labeling.api import views
+
+base = "projects/<int:project_pk>/labeling/"
+urlpatterns = [
+    path(f"{base}claim/", views.ClaimView.as_view(), name="api-labeling-claim"),
+    path(f"{base}progress/", views.ProgressView.as_view(), name="api-labeling-progress"),
+    path(f"{base}history/", views.HistoryView.as_view(), name="api-labeling-history"),
+    path(
+        f"{base}items/<int:item_pk>/submit/", views.SubmitView.as_view(), name="api-labeling-submit"
+    ),
+    path(f"{base}items/<int:item_pk>/skip/", views.SkipView.as_view(), name="api-labeling-skip"),
+    path(f"{base}items/<int:item_pk>/renew/", views.RenewView.as_view(), name="api-labeling-renew"),
+    path(
+        "projects/<int:project_pk>/assignments/",
+        views.AssignView.as_view(),
+        name="api-labeling-assign",
+    ),
+]

@@ -1,34 +1,60 @@
-"""Permission classes by project role. Views that are nested under a project set
-`project_lookup_kwarg` (default "project_pk"); object-level checks read `obj.project_id`."""
+"""Permission classes by project role.
+
+Views nested under a project take its id from the URL kwarg `project_lookup_kwarg` (default
+"project_pk"); object-level checks read the project of the object (`obj.project_id`, or the
+project itself).
+
+404 or 403: a project the caller is not a member of does not exist for them, so every check
+answers 404 there (it never confirms that a project id exists). A member who lacks the role for
+an action gets 403 with a message naming the role. Anonymous callers get 401.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from projects.models import Role
+from projects.models import Project, Role
 from projects.selectors import project_role
+
+PROJECT_NOT_FOUND = "No project with this id, or you are not a member of it."
 
 
 def _project_id(view: APIView, obj: Any = None) -> int | None:
     if obj is not None:
-        return getattr(obj, "project_id", None) or getattr(obj, "pk", None)
+        if isinstance(obj, Project):
+            return obj.pk
+        return getattr(obj, "project_id", None)
     kwarg = getattr(view, "project_lookup_kwarg", "project_pk")
     value = view.kwargs.get(kwarg)
     return int(value) if value is not None and str(value).isdigit() else None
 
 
-def _role(request: Request, view: APIView, obj: Any = None) -> str | None:
-    project_id = _project_id(view, obj)
-    if project_id is None:
-        return None
-    cache = request.__dict__.setdefault("_accord_roles", {})
+def request_project_role(request: Request, project_id: int) -> str | None:
+    """The caller's role in the project, looked up once per request."""
+    cache: dict[int, str | None] = request.__dict__.setdefault("_accord_roles", {})
     if project_id not in cache:
         cache[project_id] = project_role(project=project_id, user=request.user)
     return cache[project_id]
+
+
+def _role(request: Request, view: APIView, obj: Any = None) -> str | None:
+    """The caller's role in the project of the URL or object; raises 404 for a non-member."""
+    project_id = _project_id(view, obj)
+    if project_id is None:
+        return None
+    role = request_project_role(request, project_id)
+    if role is None and request.user.is_authenticated:
+        raise NotFound(PROJECT_NOT_FOUND)
+    return role
+
+
+def _outside_project(request: Request, view: APIView) -> bool:
+    return _project_id(view) is None
 
 
 class IsProjectMember(BasePermission):
@@ -37,23 +63,23 @@ class IsProjectMember(BasePermission):
     message = "You are not a member of this project."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        if _project_id(view) is None:
-            return bool(request.user and request.user.is_authenticated)
-        return _role(request, view) is not None
+        if not request.user.is_authenticated:
+            return False
+        return _outside_project(request, view) or _role(request, view) is not None
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
         return _role(request, view, obj) is not None
 
 
 class IsProjectLead(BasePermission):
-    """Leads of the project (and staff)."""
+    """Leads of the project (and superusers)."""
 
     message = "Only a lead of this project can do this."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        if _project_id(view) is None:
-            return bool(request.user and request.user.is_authenticated)
-        return _role(request, view) == Role.LEAD
+        if not request.user.is_authenticated:
+            return False
+        return _outside_project(request, view) or _role(request, view) == Role.LEAD
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
         return _role(request, view, obj) == Role.LEAD
@@ -65,8 +91,10 @@ class IsProjectLeadOrReadOnlyMember(BasePermission):
     message = "Only a lead of this project can change it."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        if _project_id(view) is None:
-            return bool(request.user and request.user.is_authenticated)
+        if not request.user.is_authenticated:
+            return False
+        if _outside_project(request, view):
+            return True
         role = _role(request, view)
         return role == Role.LEAD or (role is not None and request.method in SAFE_METHODS)
 

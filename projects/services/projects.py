@@ -193,3 +193,54 @@ def item_priority_set(*, project: Project, keys: Iterable[str], priority: float)
     return Item.objects.filter(project=project, key__in=list(keys)).update(
         priority=priority, updated_at=F("updated_at")
     )
+
+
+def _label_specs(project: Project) -> list[dict[str, Any]]:
+    # Lock the project row: two edits of single labels each rewrite the whole schema, and without
+    # the lock the second would silently undo the first.
+    Project.objects.select_for_update().filter(pk=project.pk).values_list("pk").first()
+    return [
+        {"value": label.value, "display_name": label.display_name, "color": label.color,
+         "hotkey": label.hotkey, "id": label.pk}
+        for label in project.labels.all()
+    ]  # fmt: skip
+
+
+LABEL_UPDATE_FIELDS = ("display_name", "color", "hotkey", "position")
+
+
+@transaction.atomic
+def label_update(*, label: Label, **fields: Any) -> Label:
+    """Change one label's display name, colour, hotkey or position (0-based; the others shift).
+
+    Its `value` is stored in annotations and exports, so it never changes: add a new label
+    instead. Goes through `project_labels_set`, so every schema rule holds."""
+    if "value" in fields and fields["value"] != label.value:
+        raise ValidationError(
+            {"value": "A label's value is stored in annotations and cannot change; add a new "
+                      "label instead."}
+        )  # fmt: skip
+    fields.pop("value", None)
+    unknown = set(fields) - set(LABEL_UPDATE_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown label fields: {', '.join(sorted(unknown))}.")
+    project = label.project
+    specs = _label_specs(project)
+    index = next(i for i, spec in enumerate(specs) if spec["id"] == label.pk)
+    spec = specs.pop(index)
+    position = fields.pop("position", index)
+    spec.update(fields)
+    specs.insert(max(0, min(int(position), len(specs))), spec)
+    return next(
+        saved for saved in project_labels_set(project=project, labels=specs)
+        if saved.value == label.value
+    )  # fmt: skip
+
+
+@transaction.atomic
+def label_delete(*, label: Label) -> None:
+    """Remove one label from the project's schema (a single- or multi-label project keeps at
+    least one)."""
+    project = label.project
+    specs = [spec for spec in _label_specs(project) if spec["id"] != label.pk]
+    project_labels_set(project=project, labels=specs)

@@ -1,0 +1,163 @@
+"""The labeling API: one view per operation, each a few lines around one service call."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling import assignment, services
+from labeling.api import serializers as s
+from labeling.errors import LabelingError, LeaseExpired
+from labeling.selectors import rater_history, rater_progress
+from projects.api.permissions import IsProjectLead, IsProjectMember
+from projects.models import Item, Project
+
+
+class LabelingConflict(exceptions.APIException):
+    def __init__(self, error: LabelingError) -> None:
+        self.status_code = error.status
+        super().__init__(detail=error.message, code=error.code)
+        self.default_code = error.code
+
+
+def _raise(error: LabelingError) -> None:
+    raise LabelingConflict(error) from error
+
+
+class _ProjectView(APIView):
+    permission_classes = [IsProjectMember]
+
+    def project(self) -> Project:
+        return get_object_or_404(Project, pk=self.kwargs["project_pk"])
+
+    def item(self, project: Project) -> Item:
+        return get_object_or_404(
+            Item.objects.select_related("project", "image"),
+            pk=self.kwargs["item_pk"],
+            project=project,
+        )
+
+    def progress(self, project: Project) -> dict[str, Any]:
+        return asdict(rater_progress(project=project, rater=self.request.user))
+
+
+class ClaimView(_ProjectView):
+    @extend_schema(request=s.ClaimInputSerializer, responses=s.ClaimOutputSerializer)
+    def post(self, request: Request, project_pk: int) -> Response:
+        """The rater's current item(s): their live leases and assignments first (a reload gets
+        the same item), then new leases up to `hold` (2 keeps the next item prefetched)."""
+        data = s.ClaimInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = self.project()
+        try:
+            holds = assignment.item_claim(
+                project=project, rater=request.user, hold=data.validated_data["hold"]
+            )
+        except LabelingError as error:
+            _raise(error)
+        body = {"items": holds, "progress": self.progress(project)}
+        return Response(s.ClaimOutputSerializer(body).data)
+
+
+class SubmitView(_ProjectView):
+    @extend_schema(request=s.SubmitInputSerializer, responses=s.SubmitOutputSerializer)
+    def post(self, request: Request, project_pk: int, item_pk: int) -> Response:
+        """Label an item (or change the label). Retrying with the same client_id is safe."""
+        data = s.SubmitInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = self.project()
+        try:
+            result = services.annotation_submit(
+                item=self.item(project), rater=request.user, **data.validated_data
+            )
+        except LabelingError as error:
+            _raise(error)
+        body = {**asdict(result), "annotation": result.annotation,
+                "progress": self.progress(project)}  # fmt: skip
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(s.SubmitOutputSerializer(body).data, status=code)
+
+
+class SkipView(_ProjectView):
+    @extend_schema(request=s.SkipInputSerializer, responses=s.HoldAssignmentSerializer)
+    def post(self, request: Request, project_pk: int, item_pk: int) -> Response:
+        """Pass on an item: it goes back to the queue for others, never again to this rater."""
+        data = s.SkipInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = self.project()
+        try:
+            held = services.item_skip(
+                item=self.item(project), rater=request.user, reason=data.validated_data["reason"]
+            )
+        except LabelingError as error:
+            _raise(error)
+        return Response(s.HoldAssignmentSerializer(held).data)
+
+
+class RenewView(_ProjectView):
+    @extend_schema(request=None, responses=s.HoldAssignmentSerializer)
+    def post(self, request: Request, project_pk: int, item_pk: int) -> Response:
+        """Extend the rater's live lease on the item; 409 if it has expired."""
+        project = self.project()
+        held = get_object_or_404(
+            assignment.Assignment.objects.select_related("project"),
+            project=project, item_id=item_pk, rater=request.user,
+        )  # fmt: skip
+        if not assignment.lease_renew(assignment=held):
+            _raise(LeaseExpired("Your lease on this item has expired."))
+        held.refresh_from_db()
+        return Response(s.HoldAssignmentSerializer(held).data)
+
+
+class HistoryView(_ProjectView):
+    @extend_schema(responses=s.HistoryEntrySerializer(many=True))
+    def get(self, request: Request, project_pk: int) -> Response:
+        """The caller's own past items, newest first, with their own label (for going back)."""
+        before = request.query_params.get("before")
+        entries = rater_history(
+            project=self.project(),
+            rater=request.user,
+            before_id=int(before) if before and before.isdigit() else None,
+            limit=min(int(request.query_params.get("limit", "20") or 20), 100),
+        )
+        return Response({"items": s.HistoryEntrySerializer(entries, many=True).data})
+
+
+class ProgressView(_ProjectView):
+    @extend_schema(responses=s.ProgressSerializer)
+    def get(self, request: Request, project_pk: int) -> Response:
+        return Response(self.progress(self.project()))
+
+
+class AssignView(_ProjectView):
+    permission_classes = [IsProjectLead]
+
+    @extend_schema(request=s.AssignInputSerializer, responses=s.AssignOutputSerializer)
+    def post(self, request: Request, project_pk: int) -> Response:
+        """A lead assigns a batch of items (by id or key) to a rater; they come first in the
+        rater's queue."""
+        data = s.AssignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = self.project()
+        rater = get_user_model().objects.filter(username=data.validated_data["rater"]).first()
+        if rater is None:
+            raise exceptions.ValidationError({"rater": "No user with this username."})
+        try:
+            result = assignment.items_assign(
+                project=project,
+                rater=rater,
+                assigned_by=request.user,
+                item_ids=data.validated_data["item_ids"],
+                keys=data.validated_data["item_keys"],
+            )
+        except LabelingError as error:
+            raise exceptions.ValidationError({"rater": error.message}) from error
+        return Response(s.AssignOutputSerializer(asdict(result)).data)

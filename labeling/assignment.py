@@ -1,0 +1,283 @@
+"""The assignment engine: which item a rater gets next, under leases.
+
+Invariants, all kept by the database:
+- an item is never given twice to one rater: `UniqueConstraint(item, rater)` on Assignment, and
+  the claim query excludes items the rater has any assignment row for (leased, assigned,
+  submitted or skipped);
+- never more than k raters hold or have labeled a regular item: `Item.slots_taken` counts them,
+  the claim takes only items with `slots_taken < k` and increments it while holding the item's
+  row lock (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite serializes whole write transactions);
+- an expired lease is deleted, and its slot freed, by the next claim in the project: no
+  scheduled job is needed (`leases_tidy` only tidies projects nobody is claiming in).
+
+The order of a rater's queue: items a lead assigned to them; then items others have started
+(most slots taken first, so that agreement appears early); then the item priority; then a
+stable pseudo-random order (`shuffle_key`, fixed at import). The partial index
+`item_claim_order` serves exactly that order, so a claim reads a handful of index entries.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.utils import timezone
+
+from labeling.errors import NotAMember
+from labeling.models import Assignment, AssignmentStatus
+from projects.models import Item, ItemStatus, Membership, Project
+
+HOLD_STATUSES = (AssignmentStatus.LEASED, AssignmentStatus.ASSIGNED)
+MAX_HOLD = 3  # the current item plus up to two prefetched ones
+RECLAIM_BATCH = 500
+
+# `status` after a slot is taken: an open item is now in progress; others keep theirs.
+_STATUS_AFTER_TAKE = Case(
+    When(status=ItemStatus.OPEN, then=Value(ItemStatus.IN_PROGRESS)), default=F("status")
+)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An item the rater may label now: a lease (with expiry) or a lead's assignment."""
+
+    assignment: Assignment
+    item: Item
+
+
+def _membership_lock(project: Project, rater: AbstractBaseUser) -> Membership:
+    """Lock the rater's membership row. Claims of one rater in one project are serialized by it,
+    so two tabs (or a retried request) cannot both take a new lease at once."""
+    membership = Membership.objects.select_for_update().filter(project=project, user=rater).first()
+    if membership is None:
+        raise NotAMember("You are not a member of this project.")
+    return membership
+
+
+def _holds(project: Project, rater: AbstractBaseUser, now: datetime) -> list[Assignment]:
+    """The rater's live leases (oldest first: the one on screen), then lead assignments."""
+    rows = list(
+        Assignment.objects.filter(project=project, rater=rater, status__in=HOLD_STATUSES)
+        .filter(Q(status=AssignmentStatus.ASSIGNED) | Q(expires_at__gt=now))
+        .select_related("item", "item__image")
+        .order_by("id")
+    )
+    rows.sort(key=lambda a: (a.status != AssignmentStatus.LEASED, a.id))
+    return rows
+
+
+def _pick_regular(project: Project, rater: AbstractBaseUser) -> Item | None:
+    """The first free regular item in queue order, row-locked; locked rows are skipped so that
+    concurrent claimers take different items instead of queueing on the same one."""
+    done_by_rater = Assignment.objects.filter(item=OuterRef("pk"), rater=rater)
+    return (
+        Item.objects.filter(project=project, is_gold=False, slots_taken__lt=project.raters_per_item)
+        .exclude(status=ItemStatus.RESOLVED)
+        .exclude(Exists(done_by_rater))
+        .order_by("-slots_taken", "-priority", "shuffle_key", "id")
+        .select_for_update(skip_locked=True, of=("self",))
+        .first()
+    )
+
+
+def _pick_gold(project: Project, rater: AbstractBaseUser) -> Item | None:
+    """A gold item the rater has not seen. Gold items are outside k: every rater may get each."""
+    done_by_rater = Assignment.objects.filter(item=OuterRef("pk"), rater=rater)
+    return (
+        Item.objects.filter(project=project, is_gold=True)
+        .exclude(Exists(done_by_rater))
+        .order_by("shuffle_key", "id")
+        .first()
+    )
+
+
+def _take_slot(item: Item, now: datetime) -> None:
+    Item.objects.filter(pk=item.pk).update(
+        slots_taken=F("slots_taken") + 1, status=_STATUS_AFTER_TAKE, updated_at=now
+    )
+
+
+def item_claim(
+    *,
+    project: Project,
+    rater: AbstractBaseUser,
+    hold: int = 1,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> list[Hold]:
+    """Return up to `hold` items the rater may label now, oldest hold first.
+
+    The rater's current leases and assignments come first, so reloading the page returns the
+    same item; new leases are taken only to fill up to `hold` (at most MAX_HOLD: the page keeps
+    the next item prefetched). An empty list means the rater's queue is empty.
+    """
+    now = now or timezone.now()
+    hold = max(1, min(hold, MAX_HOLD))
+    leases_reclaim_expired(project=project, now=now)
+    rng = rng or random.Random()
+    with transaction.atomic():
+        _membership_lock(project, rater)
+        holds = _holds(project, rater, now)
+        expires_at = now + timedelta(minutes=project.lease_minutes)
+        while len(holds) < hold:
+            item = None
+            if project.gold_rate > 0 and rng.random() < project.gold_rate:
+                item = _pick_gold(project, rater)
+            is_gold = item is not None
+            if item is None:
+                item = _pick_regular(project, rater)
+            if item is None:
+                break
+            _take_slot(item, now)
+            assignment = Assignment.objects.create(
+                project=project,
+                item=item,
+                rater=rater,
+                status=AssignmentStatus.LEASED,
+                expires_at=expires_at,
+                is_gold=is_gold,
+            )
+            assignment.item = item
+            holds.append(assignment)
+    return [Hold(assignment=a, item=a.item) for a in holds[:hold]]
+
+
+def lease_renew(*, assignment: Assignment, now: datetime | None = None) -> bool:
+    """Extend a live lease by the project's lease length (the page calls this while the rater is
+    still looking at the item). Returns False if the lease had already expired or was reclaimed."""
+    now = now or timezone.now()
+    minutes = assignment.project.lease_minutes
+    updated = Assignment.objects.filter(
+        pk=assignment.pk, status=AssignmentStatus.LEASED, expires_at__gt=now
+    ).update(expires_at=now + timedelta(minutes=minutes), updated_at=now)
+    return updated == 1
+
+
+def slots_release(item_counts: Mapping[int, int], now: datetime) -> None:
+    """Give back slots: `item_counts` maps item id to the number of slots freed. Items are locked
+    in primary-key order so that two reclaimers cannot deadlock on each other's items."""
+    ids = sorted(item_counts)
+    list(Item.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    by_count: dict[int, list[int]] = defaultdict(list)
+    for item_id, freed in item_counts.items():
+        by_count[freed].append(item_id)
+    for freed, item_ids in by_count.items():
+        Item.objects.filter(pk__in=item_ids).update(
+            slots_taken=F("slots_taken") - freed,
+            status=Case(
+                When(
+                    Q(status=ItemStatus.IN_PROGRESS, slots_taken=freed), then=Value(ItemStatus.OPEN)
+                ),
+                default=F("status"),
+            ),
+            updated_at=now,
+        )
+
+
+def leases_reclaim_expired(*, project: Project, now: datetime | None = None) -> int:
+    """Delete the project's expired leases and free their slots; return how many.
+
+    Leases another transaction holds (a submit in flight, another reclaimer) are skipped: the
+    submit wins if it commits first, and the lease is reclaimed at a later claim otherwise.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        expired = list(
+            Assignment.objects.filter(
+                project=project, status=AssignmentStatus.LEASED, expires_at__lte=now
+            )
+            .select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", "item_id")[:RECLAIM_BATCH]
+        )
+        if not expired:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _ in expired]).delete()
+        slots_release(Counter(item_id for _, item_id in expired), now)
+    return len(expired)
+
+
+def leases_tidy(*, now: datetime | None = None) -> int:
+    """Reclaim expired leases in every project (the periodic cleanup)."""
+    now = now or timezone.now()
+    total = 0
+    project_ids = (
+        Assignment.objects.filter(status=AssignmentStatus.LEASED, expires_at__lte=now)
+        .values_list("project_id", flat=True)
+        .distinct()
+    )
+    for project in Project.objects.filter(pk__in=list(project_ids)):
+        while reclaimed := leases_reclaim_expired(project=project, now=now):
+            total += reclaimed
+    return total
+
+
+@dataclass(frozen=True)
+class AssignResult:
+    assigned: list[int]  # item ids now assigned to the rater
+    already_held: list[int]  # the rater already had (or had done) these
+    full: list[int]  # k raters already hold or labeled these
+    unknown: list[str]  # keys or ids not found in the project
+
+
+def items_assign(
+    *,
+    project: Project,
+    rater: AbstractBaseUser,
+    assigned_by: AbstractBaseUser | None,
+    item_ids: Iterable[int] = (),
+    keys: Iterable[str] = (),
+    now: datetime | None = None,
+) -> AssignResult:
+    """A lead assigns a batch of items to a named rater. Assigned items come first in the
+    rater's queue and do not expire; each takes one of the item's k slots. Items the rater
+    already holds or did, and items already full, are reported and left alone."""
+    now = now or timezone.now()
+    wanted_ids = {int(i) for i in item_ids}
+    wanted_keys = {str(k) for k in keys}
+    if not Membership.objects.filter(project=project, user=rater).exists():
+        raise NotAMember(f"{rater} is not a member of this project.")
+    with transaction.atomic():
+        # Lock the items in pk order (see slots_release) so concurrent claims and other
+        # assignments see consistent slot counts.
+        found: Sequence[tuple[int, str, int, bool]] = list(
+            Item.objects.select_for_update()
+            .filter(project=project)
+            .filter(Q(pk__in=wanted_ids) | Q(key__in=wanted_keys))
+            .order_by("pk")
+            .values_list("pk", "key", "slots_taken", "is_gold")
+        )
+        unknown = sorted(
+            (wanted_keys - {key for _, key, _, _ in found})
+            | {str(i) for i in wanted_ids - {pk for pk, _, _, _ in found}}
+        )
+        held = set(
+            Assignment.objects.filter(
+                rater=rater, item_id__in=[pk for pk, _, _, _ in found]
+            ).values_list("item_id", flat=True)
+        )
+        k = project.raters_per_item
+        assigned = [pk for pk, _, taken, gold in found if pk not in held and (gold or taken < k)]
+        full = [pk for pk, _, taken, gold in found if pk not in held and not gold and taken >= k]
+        Assignment.objects.bulk_create(
+            [
+                Assignment(
+                    project=project,
+                    item_id=pk,
+                    rater=rater,
+                    status=AssignmentStatus.ASSIGNED,
+                    assigned_by=assigned_by,
+                )
+                for pk in assigned
+            ]
+        )
+        Item.objects.filter(pk__in=assigned).update(
+            slots_taken=F("slots_taken") + 1, status=_STATUS_AFTER_TAKE, updated_at=now
+        )
+    return AssignResult(assigned=assigned, already_held=sorted(held), full=full, unknown=unknown)

@@ -1,0 +1,105 @@
+"""Reads for the labeling page and the rater's home."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from labeling.models import Annotation, Assignment, AssignmentStatus
+from projects.models import Item, ItemStatus, Project
+
+OPEN_STATUSES = (ItemStatus.OPEN, ItemStatus.IN_PROGRESS)
+
+
+@dataclass(frozen=True)
+class RaterProgress:
+    mine_today: int
+    mine_total: int
+    project_remaining: int  # regular items still waiting for labels
+
+
+def _start_of_today(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    return timezone.make_aware(datetime.combine(local.date(), time.min), local.tzinfo)
+
+
+def project_remaining(*, project: Project) -> int:
+    """Regular items that still need labels. Cached for a few seconds: the labeling page asks
+    on every item, and on a million items the count is a scan of the status index."""
+    seconds = getattr(settings, "ACCORD_PROGRESS_CACHE_SECONDS", 5)
+
+    def count() -> int:
+        return Item.objects.filter(project=project, status__in=OPEN_STATUSES, is_gold=False).count()
+
+    if not seconds:
+        return count()
+    return int(cache.get_or_set(f"accord:project:{project.pk}:remaining", count, seconds))
+
+
+def rater_progress(
+    *, project: Project, rater: AbstractBaseUser, now: datetime | None = None
+) -> RaterProgress:
+    now = now or timezone.now()
+    counts = Annotation.objects.filter(project=project, rater=rater).aggregate(
+        total=Count("id"), today=Count("id", filter=Q(created_at__gte=_start_of_today(now)))
+    )
+    return RaterProgress(
+        mine_today=counts["today"],
+        mine_total=counts["total"],
+        project_remaining=project_remaining(project=project),
+    )
+
+
+@dataclass(frozen=True)
+class PastItem:
+    assignment: Assignment
+    item: Item
+    annotation: Annotation | None  # None when skipped
+
+
+def rater_history(
+    *, project: Project, rater: AbstractBaseUser, before_id: int | None = None, limit: int = 20
+) -> list[PastItem]:
+    """The rater's own submitted and skipped items, most recently touched first. Only the
+    rater's own labels: never another rater's."""
+    assignments = Assignment.objects.filter(
+        project=project,
+        rater=rater,
+        status__in=(AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED),
+    ).select_related("item", "item__image")
+    if before_id is not None:
+        assignments = assignments.filter(id__lt=before_id)
+    rows = list(assignments.order_by("-updated_at", "-id")[:limit])
+    annotations = {
+        a.item_id: a
+        for a in Annotation.objects.filter(rater=rater, item_id__in=[r.item_id for r in rows])
+    }
+    return [
+        PastItem(assignment=r, item=r.item, annotation=annotations.get(r.item_id)) for r in rows
+    ]
+
+
+def rater_projects(*, rater: AbstractBaseUser) -> list[tuple[Project, str, int, int]]:
+    """The rater's projects with their role, their own annotation count and the project's
+    remaining items."""
+    from projects.models import Membership
+
+    memberships = (
+        Membership.objects.filter(user=rater).select_related("project").order_by("project__name")
+    )
+    mine = dict(
+        Annotation.objects.filter(rater=rater)
+        .values_list("project_id")
+        .annotate(n=Count("id"))
+        .values_list("project_id", "n")
+    )
+    return [
+        (m.project, m.role, mine.get(m.project_id, 0), project_remaining(project=m.project))
+        for m in memberships
+    ]

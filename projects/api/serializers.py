@@ -1,0 +1,294 @@
+"""Small input and output serializers for the projects API.
+
+Input serializers validate shapes and types only; the services validate business rules. Output
+serializers read what the views' querysets have already loaded (no query per row).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from projects.markdown import render_markdown
+from projects.models import (
+    ApiToken,
+    ImageBlob,
+    ImportFormat,
+    ImportJob,
+    Item,
+    ItemStatus,
+    Label,
+    Membership,
+    Project,
+    Role,
+)
+from projects.services.projects import PROJECT_FIELDS
+
+User = get_user_model()
+
+
+# --- labels ------------------------------------------------------------------------------------
+
+
+class LabelSerializer(serializers.ModelSerializer[Label]):
+    class Meta:
+        model = Label
+        fields = ["id", "value", "display_name", "color", "hotkey", "position"]
+        read_only_fields = fields
+
+
+class LabelInputSerializer(serializers.Serializer[dict[str, Any]]):
+    value = serializers.CharField(max_length=100)
+    display_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    color = serializers.CharField(max_length=7, required=False, allow_blank=True)
+    hotkey = serializers.CharField(max_length=1, required=False, allow_blank=True)
+
+
+class LabelUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
+    value = serializers.CharField(max_length=100, required=False, help_text="Cannot change.")
+    display_name = serializers.CharField(max_length=200, required=False)
+    color = serializers.CharField(max_length=7, required=False)
+    hotkey = serializers.CharField(max_length=1, required=False, allow_blank=True)
+    position = serializers.IntegerField(min_value=0, required=False)
+
+
+# --- projects ----------------------------------------------------------------------------------
+
+
+class ProjectSerializer(serializers.ModelSerializer[Project]):
+    """A project with its label schema and the caller's role in it."""
+
+    labels = LabelSerializer(many=True, read_only=True)
+    my_role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = ["id", *PROJECT_FIELDS, "labels", "my_role", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=Role.choices, allow_null=True))
+    def get_my_role(self, project: Project) -> str | None:
+        return getattr(project, "my_role", None)
+
+
+class ItemCountsSerializer(serializers.Serializer[dict[str, int]]):
+    total = serializers.IntegerField()
+    open = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    labeled = serializers.IntegerField()
+    agreed = serializers.IntegerField()
+    conflict = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+
+
+class ProjectDetailSerializer(ProjectSerializer):
+    """A project with its schema, its items counted by status and its rendered instructions."""
+
+    instructions_html = serializers.SerializerMethodField()
+    item_counts = serializers.SerializerMethodField()
+
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "instructions_html", "item_counts"]
+        read_only_fields = fields
+
+    def get_instructions_html(self, project: Project) -> str:
+        return render_markdown(project.instructions)
+
+    @extend_schema_field(ItemCountsSerializer)
+    def get_item_counts(self, project: Project) -> dict[str, int]:
+        return self.context["item_counts"]
+
+
+class ProjectInputSerializer(serializers.ModelSerializer[Project]):
+    """Project settings as a client sends them; the services check the rules across fields."""
+
+    class Meta:
+        model = Project
+        fields = list(PROJECT_FIELDS)
+
+
+class ProjectCreateInputSerializer(ProjectInputSerializer):
+    labels = LabelInputSerializer(many=True, required=False)
+
+    class Meta(ProjectInputSerializer.Meta):
+        fields = [*PROJECT_FIELDS, "labels"]
+
+
+# --- members -----------------------------------------------------------------------------------
+
+
+class UserBriefSerializer(serializers.Serializer[AbstractBaseUser]):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+
+
+class MemberSerializer(serializers.ModelSerializer[Membership]):
+    user = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MemberAddInputSerializer(serializers.Serializer[dict[str, Any]]):
+    """Name the user by `username` or by `user_id` (one of them)."""
+
+    username = serializers.CharField(required=False)
+    user_id = serializers.IntegerField(required=False)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.RATER)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        username, user_id = attrs.pop("username", None), attrs.pop("user_id", None)
+        if (username is None) == (user_id is None):
+            raise serializers.ValidationError("Give either username or user_id (exactly one).")
+        user = (
+            User.objects.filter(username=username, is_active=True).first()
+            if username is not None
+            else User.objects.filter(pk=user_id, is_active=True).first()
+        )
+        if user is None:
+            named = f"named {username!r}" if username is not None else f"with id {user_id}"
+            raise serializers.ValidationError(f"No active user {named}.")
+        attrs["user"] = user
+        return attrs
+
+
+class MemberUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+# --- items -------------------------------------------------------------------------------------
+
+
+class ImageSerializer(serializers.ModelSerializer[ImageBlob]):
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImageBlob
+        fields = ["sha256", "format", "width", "height", "size_bytes", "url", "thumbnail_url"]
+        read_only_fields = fields
+
+    def get_url(self, blob: ImageBlob) -> str:
+        return blob.file.url
+
+    def get_thumbnail_url(self, blob: ImageBlob) -> str:
+        return blob.thumbnail.url if blob.thumbnail else ""
+
+
+class ItemSerializer(serializers.ModelSerializer[Item]):
+    """An item as a rater sees it: content and progress, nothing about gold."""
+
+    image = ImageSerializer(read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=ItemStatus.choices, read_only=True)
+
+    class Meta:
+        model = Item
+        fields = [
+            "id", "key", "text", "image", "data", "status", "slots_taken", "annotation_count",
+            "priority", "import_job", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ItemLeadSerializer(ItemSerializer):
+    """An item as a lead sees it, with its gold answer."""
+
+    gold_value = serializers.JSONField(read_only=True, allow_null=True)
+
+    class Meta(ItemSerializer.Meta):
+        fields = [*ItemSerializer.Meta.fields, "is_gold", "gold_value"]
+        read_only_fields = fields
+
+
+class ItemUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
+    priority = serializers.FloatField(required=False)
+    gold_value = serializers.JSONField(
+        required=False, allow_null=True,
+        help_text="A label value (single), a list of them (multi) or a number (rating).",
+    )  # fmt: skip
+    is_gold = serializers.BooleanField(required=False)
+
+
+# --- import jobs -------------------------------------------------------------------------------
+
+
+class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    is_finished = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id", "project", "original_name", "format", "source", "status", "phase",
+            "progress", "total", "created_count", "duplicate_count", "error_count", "errors",
+            "message", "attempts", "is_finished", "created_by", "created_at", "started_at",
+            "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ImportJobCreateInputSerializer(serializers.Serializer[dict[str, Any]]):
+    file = serializers.FileField(help_text="CSV, JSONL, a JSON array, or a ZIP of images.")
+    format = serializers.ChoiceField(choices=ImportFormat.choices, default=ImportFormat.AUTO)
+
+
+# --- tokens and the caller ---------------------------------------------------------------------
+
+
+class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at", "is_active"]
+        read_only_fields = fields
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    secret = serializers.CharField(
+        read_only=True, help_text="Shown this once; only a hash of it is stored."
+    )
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class ApiTokenCreateInputSerializer(serializers.Serializer[dict[str, Any]]):
+    name = serializers.CharField(max_length=100, help_text="What uses it, e.g. 'nightly export'.")
+
+
+class MyMembershipSerializer(serializers.ModelSerializer[Membership]):
+    project_name = serializers.CharField(source="project.name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["project", "project_name", "role"]
+        read_only_fields = fields
+
+
+class MeSerializer(serializers.Serializer[AbstractBaseUser]):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    is_staff = serializers.BooleanField(read_only=True)
+    is_superuser = serializers.BooleanField(read_only=True)
+    auth = serializers.SerializerMethodField(help_text="'token' or 'session'.")
+    memberships = serializers.SerializerMethodField()
+
+    def get_auth(self, user: AbstractBaseUser) -> str:
+        return "token" if isinstance(self.context["request"].auth, ApiToken) else "session"
+
+    @extend_schema_field(MyMembershipSerializer(many=True))
+    def get_memberships(self, user: AbstractBaseUser) -> list[dict[str, Any]]:
+        return MyMembershipSerializer(self.context["memberships"], many=True).data
+
+
+__all__ = ["OpenApiTypes"]

@@ -1,0 +1,164 @@
+"""The labeling API as a rater's page uses it: claim, submit, retry, skip, go back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from labeling.assignment import item_claim
+from labeling.models import Annotation, AnnotationRevision
+from projects.models import Item, ItemStatus
+from tests.factories import make_items
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def url(project, tail: str) -> str:
+    return f"/api/v1/projects/{project.pk}/labeling/{tail}"
+
+
+def claim(client, project, hold: int = 1) -> dict:
+    response = client.post(url(project, "claim/"), {"hold": hold}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def submit(client, project, item_id: int, value, client_id=None):
+    return client.post(
+        url(project, f"items/{item_id}/submit/"),
+        {"value": value, "client_id": str(client_id or uuid.uuid4()), "time_spent_ms": 1500},
+        format="json",
+    )
+
+
+def test_bob_claims_labels_and_a_retry_creates_nothing(project, bob):
+    make_items(project, 3)
+    api = client_for(bob)
+    body = claim(api, project)
+    item_id = body["items"][0]["item"]["id"]
+    assert body["items"][0]["assignment"]["status"] == "leased"
+    assert claim(api, project)["items"][0]["item"]["id"] == item_id, "a reload keeps the lease"
+
+    client_id = uuid.uuid4()
+    first = submit(api, project, item_id, "positive", client_id)
+    again = submit(api, project, item_id, "positive", client_id)
+    assert first.status_code == 201 and first.json()["created"] is True
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    assert Annotation.objects.filter(item_id=item_id).count() == 1
+    assert AnnotationRevision.objects.filter(annotation__item_id=item_id).count() == 1
+    assert first.json()["progress"]["mine_today"] == 1
+    assert claim(api, project)["items"][0]["item"]["id"] != item_id
+
+
+def test_bob_changes_his_label_and_the_history_keeps_both(project, bob):
+    make_items(project, 2)
+    api = client_for(bob)
+    item_id = claim(api, project)["items"][0]["item"]["id"]
+    submit(api, project, item_id, "positive")
+    changed = submit(api, project, item_id, "negative")
+    assert changed.status_code == 200
+    assert changed.json()["annotation"]["revision"] == 2
+    annotation = Annotation.objects.get(item_id=item_id)
+    assert [r.value for r in annotation.revisions.all()] == ["positive", "negative"]
+    history = api.get(url(project, "history/")).json()["items"]
+    assert history[0]["item"]["id"] == item_id and history[0]["value"] == "negative"
+
+
+def test_submit_without_a_lease_is_a_409_that_names_the_problem(project, bob):
+    (item,) = make_items(project, 1)
+    response = submit(client_for(bob), project, item.pk, "positive")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "lease_expired"
+    assert "lease" in response.json()["error"]["message"]
+
+
+def test_an_invalid_value_is_a_400_naming_the_value(project, bob):
+    make_items(project, 1)
+    api = client_for(bob)
+    item_id = claim(api, project)["items"][0]["item"]["id"]
+    response = submit(api, project, item_id, "sarcastic")
+    assert response.status_code == 400
+    assert "sarcastic" in response.json()["error"]["message"]
+
+
+def test_a_reclaimed_lease_is_refused_and_the_item_goes_to_carol(project, bob, carol):
+    project.raters_per_item = 1
+    project.save()
+    make_items(project, 1)
+    api = client_for(bob)
+    item_id = claim(api, project)["items"][0]["item"]["id"]
+    later = timezone.now() + timedelta(minutes=project.lease_minutes + 1)
+    (carols,) = item_claim(project=project, rater=carol, now=later)
+    assert carols.item.pk == item_id
+    response = submit(api, project, item_id, "positive")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "lease_expired"
+
+
+def test_skip_frees_the_slot_and_bob_never_sees_the_item_again(project, bob):
+    make_items(project, 2)
+    api = client_for(bob)
+    first = claim(api, project)["items"][0]["item"]["id"]
+    skipped = api.post(url(project, f"items/{first}/skip/"), {"reason": "unreadable"})
+    assert skipped.status_code == 200 and skipped.json()["status"] == "skipped"
+    assert Item.objects.get(pk=first).slots_taken == 0
+    assert claim(api, project)["items"][0]["item"]["id"] != first
+
+
+def test_the_claim_never_shows_other_raters_labels_nor_gold(project, bob, carol):
+    (item,) = make_items(project, 1)
+    Item.objects.filter(pk=item.pk).update(is_gold=True, gold_value="positive")
+    project.gold_rate = 1.0
+    project.save()
+    submit(client_for(carol), project, claim(client_for(carol), project)["items"][0]["item"]["id"],
+           "negative")  # fmt: skip
+    body = claim(client_for(bob), project)
+    text = str(body)
+    assert "negative" not in text and "gold" not in text and "positive" not in text
+
+
+def test_a_lead_assigns_a_batch_and_bob_gets_those_first(project, alice, bob):
+    items = make_items(project, 10)
+    wanted = [items[7].key, items[3].key]
+    response = client_for(alice).post(
+        f"/api/v1/projects/{project.pk}/assignments/",
+        {"rater": "bob", "item_keys": [*wanted, "no-such-key"]},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["unknown"] == ["no-such-key"]
+    api = client_for(bob)
+    got = []
+    for _ in range(2):
+        item_id = claim(api, project)["items"][0]["item"]["id"]
+        got.append(Item.objects.get(pk=item_id).key)
+        assert submit(api, project, item_id, "neutral").status_code == 201
+    assert sorted(got) == sorted(wanted)
+
+
+def test_raters_cannot_assign(project, bob):
+    response = client_for(bob).post(
+        f"/api/v1/projects/{project.pk}/assignments/", {"rater": "bob", "item_ids": [1]},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 403
+
+
+def test_k_annotations_make_an_item_labeled(project, bob, carol):
+    make_items(project, 1)
+    for rater in (bob, carol):
+        api = client_for(rater)
+        item_id = claim(api, project)["items"][0]["item"]["id"]
+        assert submit(api, project, item_id, "positive").status_code == 201
+    item = Item.objects.get()
+    assert (item.status, item.annotation_count, item.slots_taken) == (ItemStatus.LABELED, 2, 2)
+    assert claim(client_for(bob), project)["items"] == []
