@@ -1,12 +1,18 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from projects.api.errors import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
+    # Last of the API: an unknown path under /api/ answers JSON, like every API error.
+    re_path(r"^api/", api_not_found),
     path("", include("labeling.urls")),
     path("", include("projects.urls")),
 ]
+
+handler500 = "projects.api.errors.server_error"

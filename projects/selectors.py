@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 
-from projects.models import Item, Membership, Project, Role
+from projects.models import Item, ItemStatus, Membership, Project, Role
 
 
 def project_role(*, project: Project | int, user: AbstractBaseUser | AnonymousUser) -> str | None:
@@ -27,7 +27,7 @@ def project_role(*, project: Project | int, user: AbstractBaseUser | AnonymousUs
         return Role.LEAD
     project_id = project if isinstance(project, int) else project.pk
     return (
-        Membership.objects.filter(project_id=project_id, user=user)
+        Membership.objects.filter(project_id=project_id, user_id=user.pk)
         .values_list("role", flat=True)
         .first()
     )
@@ -39,7 +39,7 @@ def projects_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Pro
         return Project.objects.none()
     if getattr(user, "is_superuser", False):
         return Project.objects.all()
-    return Project.objects.filter(memberships__user=user)
+    return Project.objects.filter(memberships__user_id=user.pk)
 
 
 def projects_led_by(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
@@ -48,7 +48,7 @@ def projects_led_by(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Proje
         return Project.objects.none()
     if getattr(user, "is_superuser", False):
         return Project.objects.all()
-    return Project.objects.filter(memberships__user=user, memberships__role=Role.LEAD)
+    return Project.objects.filter(memberships__user_id=user.pk, memberships__role=Role.LEAD)
 
 
 def item_status_counts(*, project_ids: Iterable[int]) -> dict[int, dict[str, int]]:
@@ -64,3 +64,24 @@ def item_status_counts(*, project_ids: Iterable[int]) -> dict[int, dict[str, int
     for project_id, status, n in rows:
         counts.setdefault(project_id, {})[status] = n
     return counts
+
+
+def projects_for_user_with_role(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+    """`projects_for_user`, each annotated with `my_role` and with its labels prefetched."""
+    role: Subquery | Value
+    if getattr(user, "is_superuser", False):
+        role = Value(Role.LEAD)
+    else:
+        role = Subquery(
+            Membership.objects.filter(project=OuterRef("pk"), user_id=user.pk or 0).values("role")[
+                :1
+            ]
+        )
+    return projects_for_user(user=user).annotate(my_role=role).prefetch_related("labels")
+
+
+def item_counts_by_status(*, project: Project) -> dict[str, int]:
+    """The project's items counted by status, every status present, plus `total`."""
+    counts = dict.fromkeys(ItemStatus.values, 0)
+    counts.update(item_status_counts(project_ids=[project.pk]).get(project.pk, {}))
+    return {"total": sum(counts.values()), **counts}

@@ -21,7 +21,9 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "accord-insecure-development-key-change-me")
+# Good enough on a laptop; production refuses to start with it (config/settings/production.py).
+DEVELOPMENT_SECRET_KEY = "accord-insecure-development-key-change-me"
+SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
@@ -166,6 +168,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The schema and its docs page are public and the same for everyone: they read no credentials.
+    "SERVE_AUTHENTICATION": [],
+    # One name for a choice set used by several fields.
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "projects.models.Role"},
 }
 
 # Import limits. A file over these is rejected with a message naming the limit.

@@ -3,12 +3,27 @@ serving hashed static files, and logs as one JSON object per line."""
 
 import os
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
-from .base import LOGGING, env_bool
+from .base import DEVELOPMENT_SECRET_KEY, LOGGING, env_bool
+
+
+def required_env(name: str) -> str:
+    """A variable production cannot start without; refuse with a message that names it."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} must be set for config.settings.production (see .env.example)."
+        )
+    return value
+
 
 DEBUG = False
-SECRET_KEY = os.environ["SECRET_KEY"]
-ALLOWED_HOSTS = [h for h in os.environ["ALLOWED_HOSTS"].split(",") if h]
+SECRET_KEY = required_env("SECRET_KEY")
+if SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY is the development default: set a secret one.")
+ALLOWED_HOSTS = [h.strip() for h in required_env("ALLOWED_HOSTS").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)

@@ -42,6 +42,11 @@ def request_project_role(request: Request, project_id: int) -> str | None:
     return cache[project_id]
 
 
+def remember_project_role(request: Request, project_id: int, role: str | None) -> None:
+    """Record a role the view already read (e.g. annotated on the row), saving the lookup."""
+    request.__dict__.setdefault("_accord_roles", {}).setdefault(project_id, role)
+
+
 def _role(request: Request, view: APIView, obj: Any = None) -> str | None:
     """The caller's role in the project of the URL or object; raises 404 for a non-member."""
     project_id = _project_id(view, obj)

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from drf_spectacular.types import OpenApiTypes
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -167,34 +167,39 @@ class MemberUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class ImageSerializer(serializers.ModelSerializer[ImageBlob]):
-    url = serializers.SerializerMethodField()
-    thumbnail_url = serializers.SerializerMethodField()
-
     class Meta:
         model = ImageBlob
-        fields = ["sha256", "format", "width", "height", "size_bytes", "url", "thumbnail_url"]
+        fields = ["sha256", "format", "width", "height", "size_bytes"]
         read_only_fields = fields
-
-    def get_url(self, blob: ImageBlob) -> str:
-        return blob.file.url
-
-    def get_thumbnail_url(self, blob: ImageBlob) -> str:
-        return blob.thumbnail.url if blob.thumbnail else ""
 
 
 class ItemSerializer(serializers.ModelSerializer[Item]):
     """An item as a rater sees it: content and progress, nothing about gold."""
 
     image = ImageSerializer(read_only=True, allow_null=True)
+    image_url = serializers.SerializerMethodField(help_text="Same authentication as this API.")
+    thumbnail_url = serializers.SerializerMethodField()
     status = serializers.ChoiceField(choices=ItemStatus.choices, read_only=True)
 
     class Meta:
         model = Item
         fields = [
-            "id", "key", "text", "image", "data", "status", "slots_taken", "annotation_count",
-            "priority", "import_job", "created_at", "updated_at",
+            "id", "key", "text", "image", "image_url", "thumbnail_url", "data", "status",
+            "slots_taken", "annotation_count", "priority", "import_job", "created_at",
+            "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def _file_url(self, item: Item, name: str) -> str | None:
+        if item.image_id is None:
+            return None
+        return reverse(name, kwargs={"project_pk": item.project_id, "pk": item.pk})
+
+    def get_image_url(self, item: Item) -> str | None:
+        return self._file_url(item, "api-item-image")
+
+    def get_thumbnail_url(self, item: Item) -> str | None:
+        return self._file_url(item, "api-item-thumbnail")
 
 
 class ItemLeadSerializer(ItemSerializer):
@@ -220,7 +225,9 @@ class ItemUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     is_finished = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -287,8 +294,5 @@ class MeSerializer(serializers.Serializer[AbstractBaseUser]):
         return "token" if isinstance(self.context["request"].auth, ApiToken) else "session"
 
     @extend_schema_field(MyMembershipSerializer(many=True))
-    def get_memberships(self, user: AbstractBaseUser) -> list[dict[str, Any]]:
+    def get_memberships(self, user: AbstractBaseUser) -> Any:
         return MyMembershipSerializer(self.context["memberships"], many=True).data
-
-
-__all__ = ["OpenApiTypes"]

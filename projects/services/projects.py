@@ -40,7 +40,7 @@ PROJECT_FIELDS = (
 
 
 def _validate_project(project: Project) -> None:
-    project.full_clean(exclude=["created_by"])
+    # The rating bounds first: the database constraint says the same, in words nobody can act on.
     if project.label_kind == LabelKind.RATING:
         if project.rating_min is None or project.rating_max is None:
             raise ValidationError(
@@ -53,6 +53,7 @@ def _validate_project(project: Project) -> None:
                     f"rating_min ({project.rating_min})."
                 }
             )
+    project.full_clean(exclude=["created_by"])
 
 
 @transaction.atomic
@@ -116,6 +117,12 @@ def _validate_labels(project: Project, labels: list[Mapping[str, Any]]) -> None:
         errors.append("A single- or multi-label project needs at least one label.")
     if errors:
         raise ValidationError(errors)
+
+
+def labels_validate(*, project: Project, labels: Iterable[Mapping[str, Any]]) -> None:
+    """Raise ValidationError naming every problem of a label schema for the project (what
+    `project_labels_set` checks first); forms call it to show the problems beside the fields."""
+    _validate_labels(project, list(labels))
 
 
 @transaction.atomic

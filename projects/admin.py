@@ -1,0 +1,433 @@
+"""The Django admin for projects, scoped by project role.
+
+A lead needs `is_staff` to enter the admin at all (Django's rule for the admin site). Once in,
+what a staff user sees and edits comes from their memberships, not from Django's model
+permissions: a lead sees and edits the projects they lead and the objects in them, and nothing
+else; a staff user who leads no project sees nothing. Superusers see and edit everything.
+
+Writes that have a service go through it (the label schema); counters maintained under
+concurrency (`slots_taken`, `annotation_count`, status) are read-only here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import QuerySet
+from django.forms import BaseInlineFormSet, ModelChoiceField
+from django.http import HttpRequest
+
+from projects.models import (
+    ApiToken,
+    ImageBlob,
+    ImportJob,
+    Item,
+    JobStatus,
+    Label,
+    Membership,
+    Project,
+    Role,
+)
+from projects.selectors import projects_led_by
+from projects.services.imports import import_job_retry
+from projects.services.items import gold_value_clean, item_update
+from projects.services.projects import labels_validate, project_labels_set
+from projects.services.tokens import api_token_revoke
+
+
+def led_project_ids(request: HttpRequest) -> frozenset[int]:
+    """Ids of the projects the user leads, looked up once per request."""
+    cached = getattr(request, "_accord_led_project_ids", None)
+    if cached is None:
+        cached = frozenset(projects_led_by(user=request.user).values_list("pk", flat=True))
+        request._accord_led_project_ids = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def is_superuser(request: HttpRequest) -> bool:
+    return bool(request.user.is_active and request.user.is_superuser)
+
+
+class LeadProjectFilter(admin.RelatedFieldListFilter):
+    """The project filter of a changelist, offering only the projects the user leads."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[Any]:
+        return [(p.pk, str(p)) for p in projects_led_by(user=request.user).order_by("name", "pk")]
+
+
+class ProjectScopedAdmin(admin.ModelAdmin):
+    """Scopes a model admin to the projects the user leads. `project_path` is the lookup from
+    the model to its project ("project", or "pk" for Project itself)."""
+
+    project_path = "project"
+    list_per_page = 50
+
+    def project_id_of(self, obj: models.Model) -> int | None:
+        return getattr(obj, "project_id", None)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        if is_superuser(request):
+            return queryset
+        return queryset.filter(**{f"{self.project_path}__in": led_project_ids(request)})
+
+    def _may(self, request: HttpRequest, obj: models.Model | None) -> bool:
+        if not (request.user.is_active and request.user.is_staff):
+            return False
+        led = led_project_ids(request)
+        return bool(led) and (obj is None or self.project_id_of(obj) in led)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        if is_superuser(request):
+            return super().has_module_permission(request)
+        return self._may(request, None)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if is_superuser(request):
+            return super().has_view_permission(request, obj)
+        return self._may(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        if is_superuser(request):
+            return super().has_add_permission(request)
+        return self._may(request, None)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if is_superuser(request):
+            return super().has_change_permission(request, obj)
+        return self._may(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if is_superuser(request):
+            return super().has_delete_permission(request, obj)
+        return self._may(request, obj)
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField | None:
+        if not is_superuser(request):
+            related = db_field.related_model
+            led = led_project_ids(request)
+            if related is Project:
+                kwargs["queryset"] = Project.objects.filter(pk__in=led)
+            elif any(f.name == "project" for f in related._meta.fields):
+                kwargs["queryset"] = related._default_manager.filter(project__in=led)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ReadOnlyAdminMixin:
+    """Rows written only by services: viewable (and, where said, deletable), never edited."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ProjectScopedInline(admin.options.InlineModelAdmin):
+    """An inline on a project-scoped page: a lead may do to it what they may do to the parent
+    (Django's model permissions, which a staff lead need not hold, are not consulted)."""
+
+    def parent_project_id(self, obj: Any) -> int | None:
+        return getattr(obj, "project_id", None)
+
+    def _may(self, request: HttpRequest, obj: Any) -> bool:
+        if not (request.user.is_active and request.user.is_staff):
+            return False
+        led = led_project_ids(request)
+        return bool(led) and (obj is None or self.parent_project_id(obj) in led)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if is_superuser(request):
+            return super().has_view_permission(request, obj)
+        return self._may(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any) -> bool:  # type: ignore[override]
+        if is_superuser(request):
+            return super().has_add_permission(request, obj)
+        return self._may(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if is_superuser(request):
+            return super().has_change_permission(request, obj)
+        return self._may(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if is_superuser(request):
+            return super().has_delete_permission(request, obj)
+        return self._may(request, obj)
+
+
+# --- projects, with their labels and members inline -------------------------------------------
+
+
+class LabelFormSet(BaseInlineFormSet):
+    """The label schema is saved whole through `project_labels_set` (see ProjectAdmin), so its
+    rules (reserved and repeated hotkeys, at least one label) show as form errors here."""
+
+    def kept_specs(self) -> list[dict[str, Any]]:
+        kept = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("value")
+        ]
+        kept.sort(key=lambda data: data.get("position") or 0)
+        return [
+            {key: data.get(key) for key in ("value", "display_name", "color", "hotkey")}
+            for data in kept
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        labels_validate(project=self.instance, labels=self.kept_specs())
+
+
+class LabelInline(ProjectScopedInline, admin.TabularInline):
+    model = Label
+    formset = LabelFormSet
+    fields = ["position", "value", "display_name", "color", "hotkey"]
+    extra = 1
+
+    def parent_project_id(self, obj: Any) -> int | None:
+        return obj.pk
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors) or self.instance.pk is None:
+            return  # a new project: its creator becomes its lead (ProjectAdmin.save_related)
+        leads = [
+            form
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("role") == Role.LEAD
+        ]
+        if not leads:
+            raise ValidationError("A project keeps at least one lead.")
+
+
+class MembershipInline(ProjectScopedInline, admin.TabularInline):
+    model = Membership
+    formset = MembershipFormSet
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+    raw_id_fields = ["user"]
+    extra = 1
+
+    def parent_project_id(self, obj: Any) -> int | None:
+        return obj.pk
+
+
+@admin.register(Project)
+class ProjectAdmin(ProjectScopedAdmin):
+    project_path = "pk"
+    inlines = [LabelInline, MembershipInline]
+    list_display = ["name", "content_type", "label_kind", "raters_per_item", "created_at"]
+    list_filter = ["content_type", "label_kind"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "instructions", "content_type"]}),
+        ("Labels", {"fields": ["label_kind", ("rating_min", "rating_max")]}),
+        (
+            "Raters and agreement",
+            {
+                "fields": [
+                    "raters_per_item",
+                    "agreement_rule",
+                    "agreement_threshold",
+                    "lease_minutes",
+                    "gold_rate",
+                ]
+            },
+        ),
+        (
+            "Weak labels",
+            {"fields": ["weak_labels_prefill", "weak_labels_in_exports", "weak_label_threshold"]},
+        ),
+        ("History", {"fields": ["created_by", "created_at", "updated_at"]}),
+    ]
+
+    def project_id_of(self, obj: models.Model) -> int | None:
+        return obj.pk
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # A lead may delete a project with everything in it; that its items, annotations and
+        # jobs are read-only on their own pages is about editing them one by one.
+        deleted, model_count, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, model_count, set(), protected
+
+    def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Label:
+            super().save_formset(request, form, formset, change)
+            return
+        # The whole schema in one service call: it keeps label ids by value and lets two labels
+        # swap hotkeys, which saving the rows one by one would trip the unique index on.
+        project_labels_set(project=form.instance, labels=formset.kept_specs())
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change and request.user.pk is not None:
+            Membership.objects.get_or_create(
+                project=form.instance, user_id=request.user.pk, defaults={"role": Role.LEAD}
+            )
+
+
+# --- the other project models -----------------------------------------------------------------
+
+
+@admin.register(Label)
+class LabelAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
+    """Labels are edited as the project's schema, on the project's page."""
+
+    list_display = ["value", "display_name", "project", "hotkey", "color", "position"]
+    list_filter = [("project", LeadProjectFilter)]
+    search_fields = ["value", "display_name"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Membership)
+class MembershipAdmin(ProjectScopedAdmin):
+    list_display = ["user", "project", "role", "created_at"]
+    list_filter = ["role", ("project", LeadProjectFilter)]
+    search_fields = ["user__username", "project__name"]
+    raw_id_fields = ["user"]
+    list_select_related = ["user", "project"]
+
+
+class ItemAdminForm(forms.ModelForm):
+    class Meta:
+        model = Item
+        fields = ["priority", "is_gold", "gold_value"]
+
+    def clean_gold_value(self) -> Any:
+        value = self.cleaned_data.get("gold_value")
+        if value is None:
+            return None
+        try:
+            return gold_value_clean(project=self.instance.project, value=value)
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["gold_value"]) from error
+
+
+@admin.register(Item)
+class ItemAdmin(ProjectScopedAdmin):
+    """Items come from imports; here a lead reads them and sets priority and gold answers."""
+
+    list_display = ["key", "project", "status", "annotation_count", "slots_taken", "priority",
+                    "is_gold", "created_at"]  # fmt: skip
+    list_filter = ["status", "is_gold", ("project", LeadProjectFilter)]
+    search_fields = ["key", "text"]
+    raw_id_fields = ["image", "import_job"]
+    list_select_related = ["project"]
+    form = ItemAdminForm
+    readonly_fields = ["project", "key", "text", "data", "content_hash", "status",
+                       "slots_taken", "annotation_count", "shuffle_key", "image", "import_job",
+                       "created_at", "updated_at"]  # fmt: skip
+    fields = ["project", "key", "text", "image", "data", "status", "slots_taken",
+              "annotation_count", "priority", "is_gold", "gold_value", "content_hash",
+              "shuffle_key", "import_job", "created_at", "updated_at"]  # fmt: skip
+    show_full_result_count = False  # a count(*) over a big project on every page is slow
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Item, form: Any, change: bool) -> None:
+        item_update(item=obj, **{name: form.cleaned_data[name] for name in form.changed_data})
+
+
+@admin.register(ImageBlob)
+class ImageBlobAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
+    """Images are shared by content hash across items (and projects): a lead sees those their
+    projects use, and nobody edits one."""
+
+    project_path = "items__project"
+    list_display = ["sha256", "format", "width", "height", "size_bytes", "created_at"]
+    search_fields = ["sha256"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).distinct()
+
+    def _may(self, request: HttpRequest, obj: models.Model | None) -> bool:
+        return super()._may(request, None) and (
+            obj is None
+            or Item.objects.filter(image_id=obj.pk, project__in=led_project_ids(request)).exists()
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superuser(request) and super().has_delete_permission(request, obj)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
+    list_display = ["id", "original_name", "project", "status", "progress", "total",
+                    "created_count", "duplicate_count", "error_count", "created_by",
+                    "created_at"]  # fmt: skip
+    list_filter = ["status", "source", ("project", LeadProjectFilter)]
+    search_fields = ["original_name"]
+    list_select_related = ["project", "created_by"]
+    actions = ["retry"]
+
+    @admin.action(description="Retry the selected failed imports")
+    def retry(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
+        retried = 0
+        for job in queryset.filter(status=JobStatus.FAILED).order_by("pk"):
+            try:
+                import_job_retry(job=job)
+                retried += 1
+            except ValidationError as error:
+                self.message_user(request, "; ".join(error.messages), messages.WARNING)
+        self.message_user(request, f"{retried} import(s) queued again.")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Superusers only. The secret is never stored; the hash is not shown either."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "user__username", "prefix"]
+    fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_select_related = ["user"]
+    actions = ["revoke"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_superuser(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superuser(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a token's secret is made and shown once by the tokens page or API
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the row keeps who used what, and when
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset.order_by("pk"):
+            api_token_revoke(token=token)
+        self.message_user(request, "Revoked.")

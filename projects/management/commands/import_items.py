@@ -1,0 +1,94 @@
+"""`manage.py import_items <project_id> <path>`: import a file into a project, in this process.
+
+The same service as an upload in the UI or the API (`projects.services.imports`), run here
+rather than by a Celery worker, with a progress bar. Exits non-zero, printing the problems,
+when the file is rejected.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from projects.models import ImportFormat, JobStatus, Project, Role
+from projects.services.imports import import_job_create, import_job_run
+
+
+class Command(BaseCommand):
+    help = (
+        "Import items into a project from a CSV, JSONL or JSON file, or a ZIP of images "
+        "(with an optional manifest.csv or manifest.jsonl), with a progress bar."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("project_id", type=int, help="The project's id.")
+        parser.add_argument("path", type=Path, help="The file to import.")
+        parser.add_argument(
+            "--format",
+            choices=ImportFormat.values,
+            default=ImportFormat.AUTO,
+            help="The file's format (default: from the file name, else from its content).",
+        )
+        parser.add_argument(
+            "--user", help="Username recorded as the importer; must lead the project."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        project = Project.objects.filter(pk=options["project_id"]).first()
+        if project is None:
+            raise CommandError(f"No project with id {options['project_id']}.")
+        user = self._user(options["user"], project)
+        path: Path = options["path"]
+        if not path.is_file():
+            raise CommandError(f"No file at {path}.")
+
+        with path.open("rb") as handle:
+            try:
+                job = import_job_create(
+                    project=project,
+                    uploaded_file=File(handle, name=path.name),
+                    created_by=user,
+                    source="cli",
+                    format=options["format"],
+                    enqueue=False,
+                )
+            except ValidationError as error:
+                raise CommandError(" ".join(error.messages)) from None
+        self.stdout.write(
+            f"Import {job.pk}: {path.name} ({job.get_format_display()}) into {project}"
+        )
+
+        with tqdm(unit=" rows", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
+
+            def progress(done: int, total: int | None) -> None:
+                if total != bar.total:
+                    bar.reset(total=total)
+                bar.update(done - bar.n)
+
+            job = import_job_run(job_id=job.pk, progress=progress)
+
+        if job.status != JobStatus.SUCCEEDED:
+            for error in job.errors:
+                self.stderr.write(f"  {error['text']}")
+            raise CommandError(job.message)
+        self.stdout.write(self.style.SUCCESS(job.message))
+        self.stdout.write(f"created={job.created_count} duplicates={job.duplicate_count}")
+
+    def _user(self, username: str | None, project: Project) -> AbstractBaseUser | None:
+        if not username:
+            return None
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No user named {username!r}.")
+        is_lead = project.memberships.filter(user=user, role=Role.LEAD).exists()
+        if not (is_lead or user.is_staff):
+            raise CommandError(f"{username} does not lead {project}; only leads import items.")
+        return user

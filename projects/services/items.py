@@ -1,0 +1,44 @@
+"""Changes a lead makes to single items: priority and the gold answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from labeling.errors import InvalidValue
+from labeling.values import annotation_value_clean
+from projects.models import Item, Project
+
+ITEM_UPDATE_FIELDS = ("priority", "gold_value", "is_gold")
+
+
+@transaction.atomic
+def item_update(*, item: Item, **fields: Any) -> Item:
+    """Set an item's priority (higher is served first), gold answer, or gold flag.
+
+    A gold answer is checked against the project's label schema like an annotation; an item is
+    gold only while it has one.
+    """
+    unknown = set(fields) - set(ITEM_UPDATE_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown item fields: {', '.join(sorted(unknown))}.")
+    if "gold_value" in fields and fields["gold_value"] is not None:
+        fields["gold_value"] = gold_value_clean(project=item.project, value=fields["gold_value"])
+    for name, value in fields.items():
+        setattr(item, name, value)
+    if item.is_gold and item.gold_value is None:
+        raise ValidationError({"is_gold": "A gold item needs a gold_value (its right answer)."})
+    item.save(update_fields=[*fields, "updated_at"])
+    return item
+
+
+def gold_value_clean(*, project: Project, value: Any) -> Any:
+    """A gold answer in canonical form, checked against the project's label schema like an
+    annotation's value; raises ValidationError on `gold_value`."""
+    label_values = set(project.labels.values_list("value", flat=True))
+    try:
+        return annotation_value_clean(project=project, value=value, label_values=label_values)
+    except InvalidValue as error:
+        raise ValidationError({"gold_value": error.message}) from error

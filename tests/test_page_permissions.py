@@ -1,0 +1,122 @@
+"""Who may open which page: every page URL against every actor.
+
+alice leads the project, bob rates in it, mallory leads only a project of her own, and anonymous
+is nobody. A rater gets 403 on a lead's page; someone outside the project gets 404, exactly as
+for a project that does not exist, so that they cannot learn it exists; anonymous is sent to the
+login page.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, resolve, reverse
+from PIL import Image
+
+from projects import urls as project_urls
+from projects.models import ImportJob, Item, JobStatus, Membership
+from projects.services.images import image_store
+from projects.services.tokens import api_token_create
+
+MOVED = "moved"  # done, then sent on to another page (302, not to the login page)
+LOGIN = "login"  # 302 to the login page
+
+# fmt: off
+#  method  path                                                alice  bob    mallory anonymous
+MATRIX = [
+    ("GET",  "/",                                              200,   200,   200,    LOGIN),
+    ("GET",  "/tokens/",                                       200,   200,   200,    LOGIN),
+    ("POST", "/tokens/{token}/revoke/",                        MOVED, 404,   404,    LOGIN),
+    ("GET",  "/projects/new/",                                 200,   200,   200,    LOGIN),
+    ("POST", "/projects/markdown-preview/",                    200,   200,   200,    LOGIN),
+    ("GET",  "/projects/{project}/",                           200,   200,   404,    LOGIN),
+    ("GET",  "/projects/{missing}/",                           404,   404,   404,    LOGIN),
+    ("GET",  "/projects/{project}/settings/",                  200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/settings/",                  200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{missing}/settings/",                  404,   404,   404,    LOGIN),
+    ("GET",  "/projects/{project}/members/",                   200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/members/",                   200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/members/{carol}/role/",      MOVED, 403,   404,    LOGIN),
+    ("POST", "/projects/{project}/members/{carol}/remove/",    MOVED, 403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/items/",                     200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/import/",                    200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/imports/{job}/",             200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/imports/{job}/status.json",  200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/imports/{job}/retry/",       MOVED, 403,   404,    LOGIN),
+    ("GET",  "/items/{image_item}/image/",                     200,   200,   404,    LOGIN),
+    ("GET",  "/items/{image_item}/thumbnail/",                 200,   200,   404,    LOGIN),
+]
+# fmt: on
+ACTORS = ("alice", "bob", "mallory", "anonymous")
+NOT_PAGES = {"login", "logout"}  # open to everyone by design
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "teal").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
+    """The ids the paths above name, with a project of alice's full of one of everything."""
+    blob = image_store(data=png(), name="teal.png")
+    image_item = Item.objects.create(
+        project=project, key="img", image=blob, content_hash=blob.sha256, shuffle_key=1
+    )
+    job = ImportJob.objects.create(
+        project=project, original_name="bad.csv", status=JobStatus.FAILED, created_by=alice
+    )
+    token, _ = api_token_create(user=alice, name="alice's pipeline")
+    return {
+        "users": {"alice": alice, "bob": bob, "mallory": mallory},
+        "ids": {
+            "project": project.pk,
+            "missing": project.pk + 1000,
+            "carol": Membership.objects.get(project=project, user=carol).pk,
+            "job": job.pk,
+            "image_item": image_item.pk,
+            "token": token.pk,
+        },
+    }
+
+
+CASES = [
+    pytest.param(method, path, actor, expected, id=f"{method} {path} as {actor}")
+    for method, path, *expectations in MATRIX
+    for actor, expected in zip(ACTORS, expectations, strict=True)
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path", "actor", "expected"), CASES)
+def test_page_permission(world, method, path, actor, expected):
+    client = Client()
+    if actor != "anonymous":
+        client.force_login(world["users"][actor])
+    url = path.format(**world["ids"])
+    response = client.get(url) if method == "GET" else client.post(url, {"role": "rater"})
+
+    if expected == LOGIN:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login") + "?next=")
+    elif expected == MOVED:
+        assert response.status_code == 302
+        assert not response["Location"].startswith(reverse("login"))
+    else:
+        assert response.status_code == expected
+
+
+def test_the_matrix_covers_every_page():
+    """A page added to projects/urls.py must get its row above."""
+    ids = {"project": 1, "missing": 2, "carol": 3, "job": 4, "image_item": 5, "token": 6}
+    covered = {resolve(path.format(**ids)).url_name for _, path, *_ in MATRIX}
+    named = {
+        pattern.name
+        for pattern in project_urls.urlpatterns
+        if isinstance(pattern, URLPattern) and pattern.name
+    }
+    assert named - NOT_PAGES == covered
