@@ -73,7 +73,9 @@ def project_create(
     if created_by is not None:
         Membership.objects.create(project=project, user=created_by, role=Role.LEAD)
     labels = list(labels)
-    if labels:
+    # A single- or multi-label project without labels could never be labeled: refuse it here,
+    # whichever door (page, API, admin) it came through.
+    if labels or project.label_kind != LabelKind.RATING:
         project_labels_set(project=project, labels=labels)
     return project
 
