@@ -113,6 +113,29 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+# --- background tasks ---------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process_unless_a_worker_is_asked_for(
+    request: pytest.FixtureRequest,
+) -> Iterator[None]:
+    """Tests run Celery tasks in-process, where the test can see what they wrote inside its own
+    transaction; a test about background work asks for `celery_worker_process`, and then (with
+    REDIS_URL set) its tasks go through Redis to a real worker."""
+    from config.celery import app
+
+    if "celery_worker_process" in request.fixturenames:
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = previous
+
+
 # --- a real Celery worker ----------------------------------------------------------------------
 
 
