@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Both create .venv when missing.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -9,11 +9,13 @@ WORKERS ?= 3
 
 .PHONY: run test install migrate demo serve worker lint format typecheck bench clean
 
+# Reinstalls when pyproject.toml changes. A .venv whose python is gone (moved, or made by another
+# interpreter) is rebuilt rather than half-used. The stamp is written only after a full install.
 $(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	@test -x $(BIN)/python && $(BIN)/python -c "" 2>/dev/null || $(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
 
 install: $(STAMP)
 
@@ -23,18 +25,26 @@ migrate: install
 demo: migrate
 	$(BIN)/python manage.py seed_demo
 
-run: demo
+run: demo serve
+
+serve: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "Accord is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	$(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) \
 		--access-logfile - --timeout 120
 
 worker: install
+	@test -n "$$REDIS_URL" || { echo "REDIS_URL is not set: tasks run in-process and no worker is needed." >&2; exit 1; }
 	$(BIN)/celery -A config worker --loglevel=INFO -B
 
+# Tests always use config.settings.test, whatever DJANGO_SETTINGS_MODULE the shell exports.
+# The database and broker come from DATABASE_URL / REDIS_URL (SQLite and in-process without).
+test: export DJANGO_SETTINGS_MODULE = config.settings.test
 test: install
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 --settings=config.settings.test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests, which is a failure." >&2; fi; \
+	exit $$status
 
 lint: install
 	$(BIN)/ruff check .

@@ -13,7 +13,8 @@ Invariants, all kept by the database:
 The order of a rater's queue: items a lead assigned to them; then items others have started
 (most slots taken first, so that agreement appears early); then the item priority; then a
 stable pseudo-random order (`shuffle_key`, fixed at import). The partial index
-`item_claim_order` serves exactly that order, so a claim reads a handful of index entries.
+`item_claim_order` serves exactly that order, so a claim reads a handful of index entries
+(at most STARTED_WINDOW of started items, however far ahead of the others the rater is).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from labeling.errors import NotAMember
@@ -36,9 +37,15 @@ from projects.models import Item, ItemStatus, Membership, Project
 HOLD_STATUSES = (AssignmentStatus.LEASED, AssignmentStatus.ASSIGNED)
 MAX_HOLD = 3  # the current item plus up to two prefetched ones
 RECLAIM_BATCH = 500
+# The queue order, served by the partial index `item_claim_order`.
+CLAIM_ORDER = ("-slots_taken", "-priority", "shuffle_key", "id")
+# How many started items (in queue order) a claim looks at, at once, before it takes a fresh
+# one; and for how many slot levels it looks again level by level (see _pick_regular).
+STARTED_WINDOW = 200
+MAX_LEVEL_WINDOWS = 8
 
 # `status` after a slot is taken: an open item is now in progress; others keep theirs.
-_STATUS_AFTER_TAKE = Case(
+STATUS_AFTER_TAKE = Case(
     When(status=ItemStatus.OPEN, then=Value(ItemStatus.IN_PROGRESS)), default=F("status")
 )
 
@@ -53,8 +60,17 @@ class Hold:
 
 def _membership_lock(project: Project, rater: AbstractBaseUser) -> Membership:
     """Lock the rater's membership row. Claims of one rater in one project are serialized by it,
-    so two tabs (or a retried request) cannot both take a new lease at once."""
-    membership = Membership.objects.select_for_update().filter(project=project, user=rater).first()
+    so two tabs (or a retried request) cannot both take a new lease at once.
+
+    Only the membership row: Membership's default ordering joins the project and the user, and a
+    plain FOR UPDATE would lock those rows too, making every claim in the project queue on the
+    project row."""
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .filter(project=project, user=rater)
+        .order_by("pk")
+        .first()
+    )
     if membership is None:
         raise NotAMember("You are not a member of this project.")
     return membership
@@ -74,13 +90,51 @@ def _holds(project: Project, rater: AbstractBaseUser, now: datetime) -> list[Ass
 
 def _pick_regular(project: Project, rater: AbstractBaseUser) -> Item | None:
     """The first free regular item in queue order, row-locked; locked rows are skipped so that
-    concurrent claimers take different items instead of queueing on the same one."""
+    concurrent claimers take different items instead of queueing on the same one.
+
+    Every read is bounded, however many items the rater has labeled. A single ordered scan
+    would walk past every started item the rater already did, on every claim; those pile up
+    when one rater is far ahead of the others, or when fewer raters are active than k (items
+    then wait at k - 1 slots for good). So:
+    1. the first STARTED_WINDOW started items in queue order (the usual case ends here);
+    2. when there are more started items than that, the same window per slot level, so that
+       an item one colleague started is not hidden behind items waiting for a k-th rater;
+    3. a fresh item (the rater can have done one only by skipping it);
+    4. only when no fresh item is left: every started item, past all windows.
+    """
+    k = project.raters_per_item
+    # `slots_taken < k` stays on the locking query itself: PostgreSQL rechecks that query's
+    # conditions on the newest row version when a concurrent claim changed the row, so an item
+    # that another claim filled meanwhile is passed over (a condition only inside a window
+    # subquery would be judged on the older snapshot: k + 1 holders).
+    free = Item.objects.filter(project=project, is_gold=False, slots_taken__lt=k).exclude(
+        status=ItemStatus.RESOLVED
+    )
+    started = free.filter(slots_taken__gte=1)
+
+    def window(items: QuerySet[Item]) -> QuerySet[Item]:
+        return items.order_by(*CLAIM_ORDER).values("pk")[:STARTED_WINDOW]
+
+    if k > 1:
+        if item := _first_not_done(free.filter(pk__in=window(started)), rater):
+            return item
+        if window(started).count() == STARTED_WINDOW:
+            for level in range(k - 1, 0, -1)[:MAX_LEVEL_WINDOWS]:
+                level_window = window(started.filter(slots_taken=level))
+                if item := _first_not_done(free.filter(pk__in=level_window), rater):
+                    return item
+    if item := _first_not_done(free.filter(slots_taken=0), rater):
+        return item
+    if k > 1 and window(started).count() == STARTED_WINDOW:
+        return _first_not_done(started, rater)
+    return None
+
+
+def _first_not_done(candidates: QuerySet[Item], rater: AbstractBaseUser) -> Item | None:
     done_by_rater = Assignment.objects.filter(item=OuterRef("pk"), rater=rater)
     return (
-        Item.objects.filter(project=project, is_gold=False, slots_taken__lt=project.raters_per_item)
-        .exclude(status=ItemStatus.RESOLVED)
-        .exclude(Exists(done_by_rater))
-        .order_by("-slots_taken", "-priority", "shuffle_key", "id")
+        candidates.exclude(Exists(done_by_rater))
+        .order_by(*CLAIM_ORDER)
         .select_for_update(skip_locked=True, of=("self",))
         .first()
     )
@@ -99,7 +153,7 @@ def _pick_gold(project: Project, rater: AbstractBaseUser) -> Item | None:
 
 def _take_slot(item: Item, now: datetime) -> None:
     Item.objects.filter(pk=item.pk).update(
-        slots_taken=F("slots_taken") + 1, status=_STATUS_AFTER_TAKE, updated_at=now
+        slots_taken=F("slots_taken") + 1, status=STATUS_AFTER_TAKE, updated_at=now
     )
 
 
@@ -149,13 +203,15 @@ def item_claim(
 
 
 def lease_renew(*, assignment: Assignment, now: datetime | None = None) -> bool:
-    """Extend a live lease by the project's lease length (the page calls this while the rater is
-    still looking at the item). Returns False if the lease had already expired or was reclaimed."""
+    """Extend a lease by the project's lease length (the page calls this while the rater is still
+    looking at the item). A lease past its expiry that no claim has reclaimed yet still holds its
+    slot, so it is renewed too, as `annotation_submit` would accept it. Returns False if the lease
+    was reclaimed (or is not a lease)."""
     now = now or timezone.now()
     minutes = assignment.project.lease_minutes
-    updated = Assignment.objects.filter(
-        pk=assignment.pk, status=AssignmentStatus.LEASED, expires_at__gt=now
-    ).update(expires_at=now + timedelta(minutes=minutes), updated_at=now)
+    updated = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.LEASED).update(
+        expires_at=now + timedelta(minutes=minutes), updated_at=now
+    )
     return updated == 1
 
 
@@ -278,6 +334,6 @@ def items_assign(
             ]
         )
         Item.objects.filter(pk__in=assigned).update(
-            slots_taken=F("slots_taken") + 1, status=_STATUS_AFTER_TAKE, updated_at=now
+            slots_taken=F("slots_taken") + 1, status=STATUS_AFTER_TAKE, updated_at=now
         )
     return AssignResult(assigned=assigned, already_held=sorted(held), full=full, unknown=unknown)

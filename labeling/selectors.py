@@ -8,7 +8,7 @@ from datetime import datetime, time
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from labeling.models import Annotation, Assignment, AssignmentStatus
@@ -66,8 +66,8 @@ class PastItem:
 def rater_history(
     *, project: Project, rater: AbstractBaseUser, before_id: int | None = None, limit: int = 20
 ) -> list[PastItem]:
-    """The rater's own submitted and skipped items, most recently touched first. Only the
-    rater's own labels: never another rater's."""
+    """The rater's own submitted and skipped items, most recently claimed first (paged by id).
+    Only the rater's own labels: never another rater's."""
     assignments = Assignment.objects.filter(
         project=project,
         rater=rater,
@@ -75,7 +75,7 @@ def rater_history(
     ).select_related("item", "item__image")
     if before_id is not None:
         assignments = assignments.filter(id__lt=before_id)
-    rows = list(assignments.order_by("-updated_at", "-id")[:limit])
+    rows = list(assignments.order_by("-id")[:limit])
     annotations = {
         a.item_id: a
         for a in Annotation.objects.filter(rater=rater, item_id__in=[r.item_id for r in rows])
@@ -103,3 +103,29 @@ def rater_projects(*, rater: AbstractBaseUser) -> list[tuple[Project, str, int, 
         (m.project, m.role, mine.get(m.project_id, 0), project_remaining(project=m.project))
         for m in memberships
     ]
+
+
+def items_open_for_rater(*, project: Project, rater: AbstractBaseUser, limit: int) -> list[int]:
+    """Ids of up to `limit` regular items the rater could be given now, in the claim order
+    (the same order and filters as `assignment._pick_regular`, served by `item_claim_order`):
+    a slot free, not resolved, and never held by this rater."""
+    held_by_rater = Assignment.objects.filter(item=OuterRef("pk"), rater_id=rater.pk)
+    return list(
+        Item.objects.filter(project=project, is_gold=False, slots_taken__lt=project.raters_per_item)
+        .exclude(status=ItemStatus.RESOLVED)
+        .exclude(Exists(held_by_rater))
+        .order_by("-slots_taken", "-priority", "shuffle_key", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def assigned_waiting_by_rater(*, project: Project) -> list[tuple[str, int]]:
+    """Lead-assigned items not yet labeled or skipped, per rater username, most first."""
+    rows = (
+        Assignment.objects.filter(project=project, status=AssignmentStatus.ASSIGNED)
+        .order_by()
+        .values("rater__username")
+        .annotate(n=Count("id"))
+        .values_list("rater__username", "n")
+    )
+    return sorted(rows, key=lambda row: (-row[1], row[0]))

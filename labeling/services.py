@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from labeling.assignment import slots_release
+from labeling.assignment import STATUS_AFTER_TAKE, slots_release
 from labeling.errors import ItemClosed, LeaseExpired, NoLease
 from labeling.models import Annotation, AnnotationRevision, Assignment, AssignmentStatus
 from labeling.values import annotation_value_clean, gold_matches
@@ -120,13 +120,12 @@ def annotation_submit(
 
 
 def _slot_retake(*, item: Item, now: datetime) -> None:
-    """A rater labels an item they skipped earlier: they need one of its k slots again."""
-    if item.is_gold:
-        taken = Item.objects.filter(pk=item.pk).update(slots_taken=F("slots_taken") + 1)
-    else:
-        taken = Item.objects.filter(
-            pk=item.pk, slots_taken__lt=item.project.raters_per_item
-        ).update(slots_taken=F("slots_taken") + 1, updated_at=now)
+    """A rater labels an item they skipped earlier: they need one of its k slots again (and an
+    item the skip left open is in progress again)."""
+    items = Item.objects.filter(pk=item.pk)
+    if not item.is_gold:
+        items = items.filter(slots_taken__lt=item.project.raters_per_item)
+    taken = items.update(slots_taken=F("slots_taken") + 1, status=STATUS_AFTER_TAKE, updated_at=now)
     if not taken:
         raise ItemClosed("Enough raters have labeled this item since you skipped it.")
 

@@ -21,8 +21,10 @@ def required_env(name: str) -> str:
 
 DEBUG = False
 SECRET_KEY = required_env("SECRET_KEY")
-if SECRET_KEY == DEVELOPMENT_SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY is the development default: set a secret one.")
+if SECRET_KEY == DEVELOPMENT_SECRET_KEY or SECRET_KEY.startswith("change-me"):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the development default or the .env.example placeholder: set a secret one."
+    )
 ALLOWED_HOSTS = [h.strip() for h in required_env("ALLOWED_HOSTS").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 

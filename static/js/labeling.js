@@ -132,7 +132,18 @@ function csrfToken() {
   return match ? decodeURIComponent(match[1]) : config.csrfToken;
 }
 
+let inflight = 0; // requests waiting for an answer (tests wait for none before they end)
+
 async function api(method, path, body) {
+  inflight += 1;
+  try {
+    return await request(method, path, body);
+  } finally {
+    inflight -= 1;
+  }
+}
+
+async function request(method, path, body) {
   const headers = { Accept: "application/json", "X-CSRFToken": csrfToken() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
@@ -185,31 +196,37 @@ const backoffMs = (attempts) =>
 const outbox = {
   memory: storage.get(OUTBOX_KEY, {}),
   seq: 0,
-  read() {
-    // Re-read so that two tabs of one rater do not overwrite each other's entries.
+  /** Reads come from memory (the page asks on every render); another tab's writes arrive
+   * through the `storage` event, and every write re-reads first so that none is overwritten. */
+  refresh() {
     this.memory = storage.get(OUTBOX_KEY, this.memory);
-    return this.memory;
+  },
+  write(change) {
+    this.refresh();
+    change(this.memory);
+    storage.set(OUTBOX_KEY, this.memory);
   },
   list() {
-    return Object.values(this.read()).sort((a, b) => a.seq - b.seq);
+    return Object.values(this.memory).sort((a, b) => a.seq - b.seq);
+  },
+  size() {
+    return Object.keys(this.memory).length;
   },
   add(entry) {
-    const all = this.read();
     entry.seq = Date.now() * 1000 + (this.seq++ % 1000);
-    all[entry.id] = entry;
-    storage.set(OUTBOX_KEY, all);
+    this.write((all) => {
+      all[entry.id] = entry;
+    });
   },
   update(entry) {
-    const all = this.read();
-    if (all[entry.id]) {
-      all[entry.id] = entry;
-      storage.set(OUTBOX_KEY, all);
-    }
+    this.write((all) => {
+      if (all[entry.id]) all[entry.id] = entry;
+    });
   },
   remove(id) {
-    const all = this.read();
-    delete all[id];
-    storage.set(OUTBOX_KEY, all);
+    this.write((all) => {
+      delete all[id];
+    });
   },
 };
 
@@ -248,7 +265,8 @@ window.accordLabeling = {
     mode: state.mode,
     current: state.queue[0]?.item.key ?? null,
     queued: state.queue.length,
-    outbox: outbox.list().length,
+    outbox: outbox.size(),
+    inflight,
     online: state.online,
   }),
 };
@@ -398,9 +416,16 @@ function focusStage() {
   }
 }
 
+let emptyTimer = null;
 function showEmpty() {
   setMode("empty");
-  const waiting = outbox.list().length;
+  clearTimeout(emptyTimer);
+  // Leases of others expire and leads import more: look again now and then while visible.
+  emptyTimer = setTimeout(() => {
+    if (state.mode === "empty" && !document.hidden) refill();
+    else if (state.mode === "empty") emptyTimer = null;
+  }, 60_000);
+  const waiting = outbox.size();
   els.emptyDetail.textContent = waiting
     ? `Your last ${plural(waiting, "label")} will be sent as soon as the connection allows.`
     : "Every item you could label here is done or being labeled by others. Thank you!";
@@ -421,7 +446,7 @@ function applyProgress(progress) {
 }
 
 function renderSync() {
-  const waiting = outbox.list().length;
+  const waiting = outbox.size();
   const labels = plural(waiting, "label");
   const kept = waiting ? " Kept safe in this browser; sent as soon as the server answers." : "";
   let headline = "";
@@ -1072,8 +1097,15 @@ function onClick(event) {
     choose(KIND === "rating" ? Number(value) : value);
     return;
   }
-  const action = event.target.closest("[data-action]")?.dataset.action;
+  const button = event.target.closest("[data-action]");
+  const action = button?.dataset.action;
   if (!action) return;
+  // After a mouse click, hand the keyboard back to the page: a Skip button that kept the focus
+  // would otherwise take the next Enter meant to submit. A keyboard activation keeps its focus.
+  if (event.detail > 0 && ["submit", "skip", "back"].includes(action)) {
+    button.blur();
+    els.item.focus({ preventScroll: true });
+  }
   const actions = {
     submit: () => submit(),
     skip: () => skip(),
@@ -1101,6 +1133,7 @@ function init() {
     else {
       watch?.resume();
       flushNow();
+      if (state.mode === "empty") refill();
     }
   });
   window.addEventListener("online", () => {
@@ -1108,7 +1141,10 @@ function init() {
     if (state.mode === "loading") refill();
   });
   window.addEventListener("storage", (event) => {
-    if (event.key === OUTBOX_KEY) renderSync();
+    if (event.key === OUTBOX_KEY) {
+      outbox.refresh();
+      renderSync();
+    }
   });
   els.img.addEventListener("click", (event) => {
     const box = els.img.getBoundingClientRect();
