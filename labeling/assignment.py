@@ -14,7 +14,7 @@ The order of a rater's queue: items a lead assigned to them; then items others h
 (most slots taken first, so that agreement appears early); then the item priority; then a
 stable pseudo-random order (`shuffle_key`, fixed at import). The partial index
 `item_claim_order` serves exactly that order, so a claim reads a handful of index entries
-(at most STARTED_WINDOW of started items, however far ahead of the others the rater is).
+(a few windows of QUEUE_WINDOW entries at most, however far ahead the rater is).
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ MAX_HOLD = 3  # the current item plus up to two prefetched ones
 RECLAIM_BATCH = 500
 # The queue order, served by the partial index `item_claim_order`.
 CLAIM_ORDER = ("-slots_taken", "-priority", "shuffle_key", "id")
-# How many started items (in queue order) a claim looks at, at once, before it takes a fresh
-# one; and for how many slot levels it looks again level by level (see _pick_regular).
-STARTED_WINDOW = 200
-MAX_LEVEL_WINDOWS = 8
+# How many items of the queue (or of one slot level) a claim looks at before it moves on, and
+# at most how many slot-level windows it reads before fresh items (see _pick_regular). Keep the
+# window well above the rows that claims in flight hold locked at once (up to MAX_HOLD each).
+QUEUE_WINDOW = 100
+MAX_LEVEL_WINDOWS = 3
 
 # `status` after a slot is taken: an open item is now in progress; others keep theirs.
 STATUS_AFTER_TAKE = Case(
@@ -92,42 +93,48 @@ def _pick_regular(project: Project, rater: AbstractBaseUser) -> Item | None:
     """The first free regular item in queue order, row-locked; locked rows are skipped so that
     concurrent claimers take different items instead of queueing on the same one.
 
-    Every read is bounded, however many items the rater has labeled. A single ordered scan
-    would walk past every started item the rater already did, on every claim; those pile up
-    when one rater is far ahead of the others, or when fewer raters are active than k (items
-    then wait at k - 1 slots for good). So:
-    1. the first STARTED_WINDOW started items in queue order (the usual case ends here);
-    2. when there are more started items than that, the same window per slot level, so that
-       an item one colleague started is not hidden behind items waiting for a k-th rater;
-    3. a fresh item (the rater can have done one only by skipping it);
+    Every read is bounded, however many items the rater has labeled. One ordered scan would
+    walk past every started item the rater already did, on every claim; those pile up when one
+    rater is far ahead of the others, or when fewer raters are active than k (items then wait at
+    k - 1 slots for good). So the claim looks at:
+    1. the first QUEUE_WINDOW items of the queue (the usual case ends here, in one query);
+    2. the first QUEUE_WINDOW items of each slot level, most slots first, so that an item a
+       colleague just started is not hidden behind items waiting for a k-th rater;
+    3. fresh items (the rater can have done one only by skipping it);
     4. only when no fresh item is left: every started item, past all windows.
     """
     k = project.raters_per_item
-    # `slots_taken < k` stays on the locking query itself: PostgreSQL rechecks that query's
+    # `slots_taken < k` stays on each locking query itself: PostgreSQL rechecks that query's
     # conditions on the newest row version when a concurrent claim changed the row, so an item
     # that another claim filled meanwhile is passed over (a condition only inside a window
     # subquery would be judged on the older snapshot: k + 1 holders).
     free = Item.objects.filter(project=project, is_gold=False, slots_taken__lt=k).exclude(
         status=ItemStatus.RESOLVED
     )
-    started = free.filter(slots_taken__gte=1)
 
-    def window(items: QuerySet[Item]) -> QuerySet[Item]:
-        return items.order_by(*CLAIM_ORDER).values("pk")[:STARTED_WINDOW]
+    def first_in_window(items: QuerySet[Item]) -> Item | None:
+        window = items.order_by(*CLAIM_ORDER).values("pk")[:QUEUE_WINDOW]
+        return _first_not_done(free.filter(pk__in=window), rater)
 
-    if k > 1:
-        if item := _first_not_done(free.filter(pk__in=window(started)), rater):
+    if item := first_in_window(free):
+        return item
+    for lowest, highest in _level_windows(k):
+        if item := first_in_window(free.filter(slots_taken__range=(lowest, highest))):
             return item
-        if window(started).count() == STARTED_WINDOW:
-            for level in range(k - 1, 0, -1)[:MAX_LEVEL_WINDOWS]:
-                level_window = window(started.filter(slots_taken=level))
-                if item := _first_not_done(free.filter(pk__in=level_window), rater):
-                    return item
     if item := _first_not_done(free.filter(slots_taken=0), rater):
         return item
-    if k > 1 and window(started).count() == STARTED_WINDOW:
-        return _first_not_done(started, rater)
-    return None
+    return _first_not_done(free.filter(slots_taken__gte=1), rater) if k > 1 else None
+
+
+def _level_windows(k: int) -> list[tuple[int, int]]:
+    """Slot levels (lowest, highest) to look at in turn, most slots first: one level each for
+    the top MAX_LEVEL_WINDOWS - 1 levels, and the levels below those together."""
+    single = list(range(k - 1, 0, -1))[: MAX_LEVEL_WINDOWS - 1]
+    windows = [(level, level) for level in single]
+    below = (single[-1] if single else k) - 1
+    if below >= 1:
+        windows.append((1, below))
+    return windows
 
 
 def _first_not_done(candidates: QuerySet[Item], rater: AbstractBaseUser) -> Item | None:
