@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time as time_module
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -30,8 +31,13 @@ def _start_of_today(now: datetime) -> datetime:
 
 
 def project_remaining(*, project: Project) -> int:
-    """Regular items that still need labels. Cached for a few seconds: the labeling page asks
-    on every item, and on a million items the count is a scan of the status index."""
+    """Regular items that still need labels.
+
+    The labeling page asks on every item, and on a million items the count is a scan of the
+    status index (about half a second), so the value is cached for
+    ACCORD_PROGRESS_CACHE_SECONDS. When it goes stale, one request recounts (it takes a lock
+    key) while the others keep answering with the stale value: no stampede of recounts.
+    """
     seconds = getattr(settings, "ACCORD_PROGRESS_CACHE_SECONDS", 5)
 
     def count() -> int:
@@ -39,7 +45,20 @@ def project_remaining(*, project: Project) -> int:
 
     if not seconds:
         return count()
-    return int(cache.get_or_set(f"accord:project:{project.pk}:remaining", count, seconds))
+    key = f"accord:project:{project.pk}:remaining"
+    now = time_module.time()
+    cached = cache.get(key)
+    if cached is not None:
+        value, counted_at = cached
+        fresh = now - counted_at < seconds
+        if fresh or not cache.add(f"{key}:lock", 1, timeout=60):
+            return int(value)
+    try:
+        value = count()
+        cache.set(key, (value, time_module.time()), timeout=24 * 60 * 60)
+    finally:
+        cache.delete(f"{key}:lock")
+    return value
 
 
 def rater_progress(
