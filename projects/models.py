@@ -190,12 +190,17 @@ class Item(models.Model):
     lock or with F() expressions, so they stay right under concurrency.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: the unique key and the indexes below that start with the project
+    # serve lookups by project, and each index is work on every item an import inserts.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
     key = models.CharField(max_length=255)
     text = models.TextField(blank=True)
     image = models.ForeignKey(
-        ImageBlob, null=True, blank=True, on_delete=models.PROTECT, related_name="items"
-    )
+        ImageBlob, null=True, blank=True, on_delete=models.PROTECT, related_name="items",
+        db_index=False,  # indexed below for image items only
+    )  # fmt: skip
     data = models.JSONField(default=dict, blank=True, help_text="Other fields of the source row.")
     content_hash = models.CharField(max_length=64)
     status = models.CharField(
@@ -241,6 +246,8 @@ class Item(models.Model):
                 name="item_claim_order",
             ),
             models.Index(fields=["project", "status"], name="item_project_status"),
+            # Finds the items showing an image (the PROTECT check when an image is deleted).
+            models.Index(fields=["image"], condition=Q(image__isnull=False), name="item_image"),
             models.Index(
                 fields=["project", "shuffle_key"], condition=Q(is_gold=True), name="item_gold_order"
             ),

@@ -62,8 +62,10 @@ def image_validate(*, data: bytes, name: str) -> ImageInfo:
     pixel is decoded: that is the decompression-bomb guard. Pillow's own guard
     (Image.MAX_IMAGE_PIXELS) stays as a backstop and is reported the same way.
     """
-    _image_check(data=data, name=name)
-    return _image_decode(data=data, name=name)[0]
+    sha256 = _image_check(data=data, name=name)
+    info, image = _image_decode(data=data, name=name, sha256=sha256)
+    image.close()
+    return info
 
 
 def image_store(*, data: bytes, name: str) -> ImageBlob:
@@ -76,7 +78,7 @@ def image_store(*, data: bytes, name: str) -> ImageBlob:
     existing = ImageBlob.objects.filter(sha256=sha256).first()
     if existing is not None:
         return existing
-    info, image = _image_decode(data=data, name=name)
+    info, image = _image_decode(data=data, name=name, sha256=sha256)
     with image:
         thumbnail, thumbnail_extension = _thumbnail(image)
     shard = f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
@@ -110,7 +112,7 @@ def _image_check(*, data: bytes, name: str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _image_decode(*, data: bytes, name: str) -> tuple[ImageInfo, Image.Image]:
+def _image_decode(*, data: bytes, name: str, sha256: str) -> tuple[ImageInfo, Image.Image]:
     """Open, verify, reopen and fully decode the image; return its facts and the decoded image
     (the caller closes it)."""
     allowed = list(IMAGE_FORMATS)
@@ -136,7 +138,7 @@ def _image_decode(*, data: bytes, name: str) -> tuple[ImageInfo, Image.Image]:
         # Pillow signals truncated or corrupt data with these (SyntaxError from verify()).
         raise ImageRejected(name, f"the image is damaged or truncated ({error}).") from None
     info = ImageInfo(
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
         format=image_format,
         width=width,
         height=height,

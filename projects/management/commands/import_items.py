@@ -69,15 +69,15 @@ class Command(BaseCommand):
         with tqdm(unit=" rows", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
 
             def progress(done: int, total: int | None) -> None:
-                if total != bar.total:
+                if total != bar.total or done < bar.n:  # a new phase: storing images, saving
                     bar.reset(total=total)
                 bar.update(done - bar.n)
 
             job = import_job_run(job_id=job.pk, progress=progress)
 
         if job.status != JobStatus.SUCCEEDED:
-            for error in job.errors:
-                self.stderr.write(f"  {error['text']}")
+            for problem in job.errors:
+                self.stderr.write(f"  {problem['text']}")
             raise CommandError(job.message)
         self.stdout.write(self.style.SUCCESS(job.message))
         self.stdout.write(f"created={job.created_count} duplicates={job.duplicate_count}")

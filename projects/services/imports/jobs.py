@@ -279,6 +279,7 @@ def _run(job: ImportJob, progress: _Progress) -> ImportJob:
         return _reject(job, problems)
     with _open_upload(job) as upload, Spool() as spool, ExitStack() as open_zip:
         zip_upload: ZipUpload | None = None
+        records: Iterator[tuple[Record, ImageInfo | None]]
         validator = RowValidator(project=job.project, problems=problems)
         try:
             if job.format == ImportFormat.ZIP:
@@ -393,6 +394,7 @@ def _reject(job: ImportJob, problems: Problems) -> ImportJob:
 
 @contextmanager
 def _open_upload(job: ImportJob) -> Iterator[IO[bytes]]:
+    assert job.file.name, "an import job always has its file"
     stored = default_storage.open(job.file.name, "rb")
     try:
         # The storage's own file object: Django's File wrapper would also split lines on "\r".

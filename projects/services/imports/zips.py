@@ -12,7 +12,7 @@ import io
 import zipfile
 import zlib
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO
 
 from django.conf import settings
 
@@ -76,9 +76,7 @@ class ZipUpload:
         whose image is missing or bad adds a problem and is skipped."""
         if self.manifest is None:
             self.ignored.extend(sorted(set(self.members) - set(self.pictures)))
-            records = (
-                Record(name, {"file": name[len(self.root) :]}, False) for name in self.pictures
-            )
+            records = (Record(name, {"file": name[len(self.root) :]}) for name in self.pictures)
             return len(self.pictures), self._with_images(records, problems)
         try:
             manifest = io.BytesIO(self.read(self.manifest, limit=settings.ACCORD_IMPORT_MAX_BYTES))
@@ -100,42 +98,42 @@ class ZipUpload:
     ) -> Iterator[tuple[Record, ImageInfo]]:
         named: set[str] = set()
         for record in records:
-            fields = record.fields
-            field = "file"
-            reference = fields.pop("file", None)
-            if reference is None and "image" in fields:
-                reference, field = fields.pop("image"), "image"
-
-            def problem(
-                message: str, value: Any = None, record: Record = record, field: str = field
-            ) -> None:
-                shown = None if value is None else show(value)
-                problems.add(
-                    RowError(location=record.location, message=message, field=field, value=shown)
-                )
-
-            if reference is None or reference == "":
-                problem("missing: name the image's path inside the ZIP.")
+            found = self._image_of(record)
+            if isinstance(found, RowError):
+                problems.add(found)
                 continue
-            if not isinstance(reference, str):
-                problem("must be a path inside the ZIP (a string).", reference)
-                continue
-            member = self._member(reference)
-            if member is None:
-                problem("no such file in the ZIP.", reference)
-                continue
+            member, image = found
             named.add(member)
-            try:
-                image = image_validate(
-                    data=self.read(member, limit=settings.ACCORD_IMAGE_MAX_BYTES), name=member
-                )
-            except ImageRejected as rejected:
-                problem(rejected.problem, reference)
-                continue
             self.images.setdefault(image.sha256, member)
-            yield record._replace(fields={"file": member[len(self.root) :], **fields}), image
+            yield record._replace(fields={"file": member[len(self.root) :], **record.fields}), image
         if self.manifest is not None:
             self.ignored.extend(name for name in self.pictures if name not in named)
+
+    def _image_of(self, record: Record) -> tuple[str, ImageInfo] | RowError:
+        """The member a record names (in `file`, or else `image`) and its validated image, or
+        the problem with them. Takes the field out of the record's fields."""
+        fields = record.fields
+        field = "image" if "file" not in fields and "image" in fields else "file"
+        reference = fields.pop(field, None)
+        if reference is None or reference == "":
+            return RowError(
+                location=record.location,
+                message="missing: name the image's path inside the ZIP.",
+                field=field,
+            )
+        if not isinstance(reference, str):
+            message = "must be a path inside the ZIP (a string)."
+        elif (member := self._member(reference)) is None:
+            message = "no such file in the ZIP."
+        else:
+            try:
+                data = self.read(member, limit=settings.ACCORD_IMAGE_MAX_BYTES)
+                return member, image_validate(data=data, name=member)
+            except ImageRejected as rejected:
+                message = rejected.problem
+        return RowError(
+            location=record.location, message=message, field=field, value=show(reference)
+        )
 
     def read(self, member: str, *, limit: int) -> bytes:
         """A member's bytes, refusing more than `limit` whatever the ZIP's header claims."""
