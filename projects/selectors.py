@@ -28,6 +28,7 @@ def project_role(*, project: Project | int, user: AbstractBaseUser | AnonymousUs
     project_id = project if isinstance(project, int) else project.pk
     return (
         Membership.objects.filter(project_id=project_id, user_id=user.pk)
+        .order_by("pk")  # not the default ordering, which joins the project and user tables
         .values_list("role", flat=True)
         .first()
     )
