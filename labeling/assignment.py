@@ -7,7 +7,7 @@ Invariants, all kept by the database:
 - never more than k raters hold or have labeled a regular item: `Item.slots_taken` counts them,
   the claim takes only items with `slots_taken < k` and increments it while holding the item's
   row lock (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite serializes whole write transactions);
-- an expired lease is deleted, and its slot freed, by the next claim in the project: no
+- an expired lease is marked expired, and its slot freed, by the next claim in the project: no
   scheduled job is needed (`leases_tidy` only tidies projects nobody is claiming in).
 
 The order of a rater's queue: items a lead assigned to them; then items others have started
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -137,10 +137,17 @@ def _level_windows(k: int) -> list[tuple[int, int]]:
     return windows
 
 
+def _done_by(rater: AbstractBaseUser) -> QuerySet[Assignment]:
+    """The rater's rows on the outer item that keep it out of their queue: all but a lease that
+    expired (the rater may get that item again; `_lease_create` reuses the row)."""
+    return Assignment.objects.filter(item=OuterRef("pk"), rater=rater).exclude(
+        status=AssignmentStatus.EXPIRED
+    )
+
+
 def _first_not_done(candidates: QuerySet[Item], rater: AbstractBaseUser) -> Item | None:
-    done_by_rater = Assignment.objects.filter(item=OuterRef("pk"), rater=rater)
     return (
-        candidates.exclude(Exists(done_by_rater))
+        candidates.exclude(Exists(_done_by(rater)))
         .order_by(*CLAIM_ORDER)
         .select_for_update(skip_locked=True, of=("self",))
         .first()
@@ -149,10 +156,10 @@ def _first_not_done(candidates: QuerySet[Item], rater: AbstractBaseUser) -> Item
 
 def _pick_gold(project: Project, rater: AbstractBaseUser) -> Item | None:
     """A gold item the rater has not seen. Gold items are outside k: every rater may get each."""
-    done_by_rater = Assignment.objects.filter(item=OuterRef("pk"), rater=rater)
     return (
         Item.objects.filter(project=project, is_gold=True)
-        .exclude(Exists(done_by_rater))
+        .exclude(status=ItemStatus.RESOLVED)
+        .exclude(Exists(_done_by(rater)))
         .order_by("shuffle_key", "id")
         .first()
     )
@@ -162,6 +169,30 @@ def _take_slot(item: Item, now: datetime) -> None:
     Item.objects.filter(pk=item.pk).update(
         slots_taken=F("slots_taken") + 1, status=STATUS_AFTER_TAKE, updated_at=now
     )
+
+
+def _lease_create(
+    project: Project, item: Item, rater: AbstractBaseUser, expires_at: datetime, is_gold: bool
+) -> Assignment:
+    """A new lease, or the rater's expired one on this item made live again (the row is unique
+    per item and rater). Nearly always there is none, and the insert is the only query."""
+    lease = Assignment(
+        project=project, item=item, rater=rater, status=AssignmentStatus.LEASED,
+        expires_at=expires_at, is_gold=is_gold,
+    )  # fmt: skip
+    try:
+        with transaction.atomic():
+            lease.save(force_insert=True)
+    except IntegrityError:
+        lease = Assignment.objects.select_for_update().get(
+            item=item, rater=rater, status=AssignmentStatus.EXPIRED
+        )
+        lease.status = AssignmentStatus.LEASED
+        lease.expires_at = expires_at
+        lease.is_gold = is_gold
+        lease.save(update_fields=["status", "expires_at", "is_gold", "updated_at"])
+    lease.item = item
+    return lease
 
 
 def item_claim(
@@ -196,15 +227,7 @@ def item_claim(
             if item is None:
                 break
             _take_slot(item, now)
-            assignment = Assignment.objects.create(
-                project=project,
-                item=item,
-                rater=rater,
-                status=AssignmentStatus.LEASED,
-                expires_at=expires_at,
-                is_gold=is_gold,
-            )
-            assignment.item = item
+            assignment = _lease_create(project, item, rater, expires_at, is_gold)
             holds.append(assignment)
     return [Hold(assignment=a, item=a.item) for a in holds[:hold]]
 
@@ -244,7 +267,7 @@ def slots_release(item_counts: Mapping[int, int], now: datetime) -> None:
 
 
 def leases_reclaim_expired(*, project: Project, now: datetime | None = None) -> int:
-    """Delete the project's expired leases and free their slots; return how many.
+    """Mark the project's expired leases expired and free their slots; return how many.
 
     Leases another transaction holds (a submit in flight, another reclaimer) are skipped: the
     submit wins if it commits first, and the lease is reclaimed at a later claim otherwise.
@@ -261,7 +284,9 @@ def leases_reclaim_expired(*, project: Project, now: datetime | None = None) -> 
         )
         if not expired:
             return 0
-        Assignment.objects.filter(pk__in=[pk for pk, _ in expired]).delete()
+        Assignment.objects.filter(pk__in=[pk for pk, _ in expired]).update(
+            status=AssignmentStatus.EXPIRED, updated_at=now
+        )
         slots_release(Counter(item_id for _, item_id in expired), now)
     return len(expired)
 
@@ -285,7 +310,7 @@ def leases_tidy(*, now: datetime | None = None) -> int:
 class AssignResult:
     assigned: list[int]  # item ids now assigned to the rater
     already_held: list[int]  # the rater already had (or had done) these
-    full: list[int]  # k raters already hold or labeled these
+    full: list[int]  # k raters already hold or labeled these, or a lead resolved them
     unknown: list[str]  # keys or ids not found in the project
 
 
@@ -309,25 +334,29 @@ def items_assign(
     with transaction.atomic():
         # Lock the items in pk order (see slots_release) so concurrent claims and other
         # assignments see consistent slot counts.
-        found: Sequence[tuple[int, str, int, bool]] = list(
+        found: Sequence[tuple[int, str, int, bool, str]] = list(
             Item.objects.select_for_update()
             .filter(project=project)
             .filter(Q(pk__in=wanted_ids) | Q(key__in=wanted_keys))
             .order_by("pk")
-            .values_list("pk", "key", "slots_taken", "is_gold")
+            .values_list("pk", "key", "slots_taken", "is_gold", "status")
         )
         unknown = sorted(
-            (wanted_keys - {key for _, key, _, _ in found})
-            | {str(i) for i in wanted_ids - {pk for pk, _, _, _ in found}}
+            (wanted_keys - {row[1] for row in found})
+            | {str(i) for i in wanted_ids - {row[0] for row in found}}
         )
         held = set(
             Assignment.objects.filter(
-                rater=rater, item_id__in=[pk for pk, _, _, _ in found]
+                rater=rater, item_id__in=[row[0] for row in found]
             ).values_list("item_id", flat=True)
         )
         k = project.raters_per_item
-        assigned = [pk for pk, _, taken, gold in found if pk not in held and (gold or taken < k)]
-        full = [pk for pk, _, taken, gold in found if pk not in held and not gold and taken >= k]
+        assigned, full = [], []
+        for pk, _, taken, gold, status in found:
+            if pk in held:
+                continue
+            has_room = status != ItemStatus.RESOLVED and (gold or taken < k)
+            (assigned if has_room else full).append(pk)
         Assignment.objects.bulk_create(
             [
                 Assignment(

@@ -18,6 +18,7 @@ class AssignmentStatus(models.TextChoices):
     LEASED = "leased", "Leased"
     SUBMITTED = "submitted", "Submitted"
     SKIPPED = "skipped", "Skipped"
+    EXPIRED = "expired", "Lease expired and reclaimed"
 
 
 class Assignment(models.Model):
@@ -25,7 +26,9 @@ class Assignment(models.Model):
     or the record that the rater submitted or skipped it.
 
     Unique per (item, rater), so an item is never given twice to one rater. An expired lease is
-    deleted when the next claim in its project reclaims it, which frees the item's slot.
+    marked EXPIRED when the next claim in its project reclaims it, which frees the item's slot;
+    the row stays so that a submit the rater's page sends late (after a lost connection) is
+    recognised and accepted if a slot is still free.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")

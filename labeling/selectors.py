@@ -46,18 +46,20 @@ def project_remaining(*, project: Project) -> int:
     if not seconds:
         return count()
     key = f"accord:project:{project.pk}:remaining"
-    now = time_module.time()
     cached = cache.get(key)
-    if cached is not None:
-        value, counted_at = cached
-        fresh = now - counted_at < seconds
-        if fresh or not cache.add(f"{key}:lock", 1, timeout=60):
-            return int(value)
+    if cached is not None and time_module.time() - cached[1] < seconds:
+        return int(cached[0])
+    # Stale or missing: one request recounts (the one that takes the lock); the others answer
+    # with the stale value, or count too when there is none yet.
+    locked = cache.add(f"{key}:lock", 1, timeout=60)
+    if not locked and cached is not None:
+        return int(cached[0])
     try:
         value = count()
         cache.set(key, (value, time_module.time()), timeout=24 * 60 * 60)
     finally:
-        cache.delete(f"{key}:lock")
+        if locked:
+            cache.delete(f"{key}:lock")
     return value
 
 

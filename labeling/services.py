@@ -58,8 +58,10 @@ def annotation_submit(
     Idempotent by `client_id`: a request retried after a dropped connection finds its revision
     and writes nothing. Accepted only while the rater holds the item (a lease, even one past its
     expiry that no claim has reclaimed yet, since its slot is still counted; or a lead's
-    assignment), or to change the rater's own label before the item is resolved. Otherwise a
-    NoLease / LeaseExpired / ItemClosed error (HTTP 409).
+    assignment), or to change the rater's own label before the item is resolved. A label sent
+    after the lease was reclaimed (a connection lost for longer than the lease) is still
+    accepted while one of the item's k slots is free. Otherwise a NoLease / LeaseExpired /
+    ItemClosed error (HTTP 409).
     """
     now = now or timezone.now()
     client_id = uuid.UUID(str(client_id))
@@ -77,15 +79,24 @@ def annotation_submit(
                 Assignment.objects.select_for_update().filter(item=item, rater=rater).first()
             )
             if assignment is None:
-                raise LeaseExpired(
-                    "Your lease on this item expired and the item went back to the queue."
-                )
+                raise NoLease("You do not hold this item: take items from your queue.")
             if assignment.status == AssignmentStatus.SUBMITTED:
                 return _annotation_change(
                     item=item, rater=rater, value=clean, client_id=client_id,
                     time_spent_ms=time_spent_ms, gold_correct=gold_correct, now=now,
                 )  # fmt: skip
-            if assignment.status == AssignmentStatus.SKIPPED:
+            if item.status == ItemStatus.RESOLVED:
+                raise ItemClosed("A lead has resolved this item; it takes no more labels.")
+            if assignment.status == AssignmentStatus.EXPIRED:
+                # The rater's page sends a label late (a lost connection outlived the lease):
+                # accept it if one of the item's k slots is still free.
+                try:
+                    _slot_retake(item=item, now=now)
+                except ItemClosed:
+                    raise LeaseExpired(
+                        "Your lease on this item expired and other raters took the item."
+                    ) from None
+            elif assignment.status == AssignmentStatus.SKIPPED:
                 _slot_retake(item=item, now=now)
             annotation = Annotation.objects.create(
                 project=project, item=item, rater=rater, value=clean, client_id=client_id,
@@ -123,7 +134,7 @@ def annotation_submit(
 def _slot_retake(*, item: Item, now: datetime) -> None:
     """A rater labels an item they skipped earlier: they need one of its k slots again (and an
     item the skip left open is in progress again)."""
-    items = Item.objects.filter(pk=item.pk)
+    items = Item.objects.filter(pk=item.pk).exclude(status=ItemStatus.RESOLVED)
     if not item.is_gold:
         items = items.filter(slots_taken__lt=item.project.raters_per_item)
     taken = items.update(slots_taken=F("slots_taken") + 1, status=STATUS_AFTER_TAKE, updated_at=now)
@@ -168,14 +179,17 @@ def item_skip(
     with transaction.atomic():
         assignment = Assignment.objects.select_for_update().filter(item=item, rater=rater).first()
         if assignment is None:
-            raise LeaseExpired("Your lease on this item expired; it went back to the queue.")
+            raise NoLease("You do not hold this item: take items from your queue.")
         if assignment.status == AssignmentStatus.SKIPPED:
             return assignment
         if assignment.status == AssignmentStatus.SUBMITTED:
             raise ItemClosed("You already labeled this item; change the label instead.")
+        # An expired lease's slot was freed when it was reclaimed: nothing more to give back.
+        holds_slot = assignment.status != AssignmentStatus.EXPIRED
         assignment.status = AssignmentStatus.SKIPPED
         assignment.expires_at = None
         assignment.skip_reason = reason.strip()[:500]
         assignment.save(update_fields=["status", "expires_at", "skip_reason", "updated_at"])
-        slots_release({item.pk: 1}, now)
+        if holds_slot:
+            slots_release({item.pk: 1}, now)
     return assignment

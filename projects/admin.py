@@ -35,7 +35,7 @@ from projects.models import (
 from projects.selectors import projects_led_by
 from projects.services.imports import import_job_retry
 from projects.services.items import gold_value_clean, item_update
-from projects.services.projects import labels_validate, project_labels_set
+from projects.services.projects import labels_validate, membership_remove, project_labels_set
 from projects.services.tokens import api_token_revoke
 
 
@@ -305,13 +305,56 @@ class LabelAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
         return False
 
 
+def _is_last_lead(membership: Membership) -> bool:
+    return (
+        membership.role == Role.LEAD
+        and not Membership.objects.filter(project_id=membership.project_id, role=Role.LEAD)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+
+
+class MembershipAdminForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["project", "user", "role"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        instance = self.instance
+        if instance.pk and cleaned.get("role") != Role.LEAD:
+            stored = Membership.objects.get(pk=instance.pk)
+            if _is_last_lead(stored):
+                raise ValidationError("A project keeps at least one lead.")
+        return cleaned
+
+
 @admin.register(Membership)
 class MembershipAdmin(ProjectScopedAdmin):
+    """Members, with the services' rules: a project keeps a lead, and removing a member gives
+    the items they hold back to the queue (membership_remove)."""
+
+    form = MembershipAdminForm
     list_display = ["user", "project", "role", "created_at"]
     list_filter = ["role", ("project", LeadProjectFilter)]
     search_fields = ["user__username", "project__name"]
     raw_id_fields = ["user"]
     list_select_related = ["user", "project"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and _is_last_lead(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        membership_remove(membership=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset.select_related("project").order_by("pk"):
+            try:
+                membership_remove(membership=membership)
+            except ValidationError as error:
+                messages.warning(request, f"{membership}: {' '.join(error.messages)}")
 
 
 class ItemAdminForm(forms.ModelForm):

@@ -85,6 +85,13 @@ class SkipInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, allow_blank=True, default="")
 
 
+class HistoryQuerySerializer(serializers.Serializer):
+    before = serializers.IntegerField(
+        min_value=1, required=False, help_text="Only assignments with a smaller id (paging)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+
+
 class HistoryEntrySerializer(serializers.Serializer):
     item = LabelingItemSerializer()
     assignment = HoldAssignmentSerializer()

@@ -118,15 +118,18 @@ class RenewView(_ProjectView):
 
 
 class HistoryView(_ProjectView):
-    @extend_schema(responses=s.HistoryEntrySerializer(many=True))
+    @extend_schema(
+        parameters=[s.HistoryQuerySerializer], responses=s.HistoryEntrySerializer(many=True)
+    )
     def get(self, request: Request, project_pk: int) -> Response:
         """The caller's own past items, newest first, with their own label (for going back)."""
-        before = request.query_params.get("before")
+        query = s.HistoryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         entries = rater_history(
             project=self.project(),
             rater=request.user,
-            before_id=int(before) if before and before.isdigit() else None,
-            limit=min(int(request.query_params.get("limit", "20") or 20), 100),
+            before_id=query.validated_data.get("before"),
+            limit=query.validated_data["limit"],
         )
         return Response({"items": s.HistoryEntrySerializer(entries, many=True).data})
 

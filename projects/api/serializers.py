@@ -174,19 +174,19 @@ class ImageSerializer(serializers.ModelSerializer[ImageBlob]):
 
 
 class ItemSerializer(serializers.ModelSerializer[Item]):
-    """An item as a rater sees it: content and progress, nothing about gold."""
+    """An item as a rater sees it: its content only. Nothing about gold, and neither status nor
+    counts: gold items, outside k, would stand out by their counts, and `agreed` / `conflict`
+    would tell a rater how other raters labeled."""
 
     image = ImageSerializer(read_only=True, allow_null=True)
     image_url = serializers.SerializerMethodField(help_text="Same authentication as this API.")
     thumbnail_url = serializers.SerializerMethodField()
-    status = serializers.ChoiceField(choices=ItemStatus.choices, read_only=True)
 
     class Meta:
         model = Item
         fields = [
-            "id", "key", "text", "image", "image_url", "thumbnail_url", "data", "status",
-            "slots_taken", "annotation_count", "priority", "import_job", "created_at",
-            "updated_at",
+            "id", "key", "text", "image", "image_url", "thumbnail_url", "data", "priority",
+            "import_job", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -206,9 +206,13 @@ class ItemLeadSerializer(ItemSerializer):
     """An item as a lead sees it, with its gold answer."""
 
     gold_value = serializers.JSONField(read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=ItemStatus.choices, read_only=True)
 
     class Meta(ItemSerializer.Meta):
-        fields = [*ItemSerializer.Meta.fields, "is_gold", "gold_value"]
+        fields = [
+            *ItemSerializer.Meta.fields, "status", "slots_taken", "annotation_count", "is_gold",
+            "gold_value",
+        ]  # fmt: skip
         read_only_fields = fields
 
 

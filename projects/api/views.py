@@ -301,8 +301,8 @@ class LabelViewSet(ProjectNestedMixin, viewsets.GenericViewSet[Label]):
     list=extend_schema(
         summary="Items of the project, filtered, newest first, by cursor",
         responses=s.ItemLeadSerializer(many=True),
-        description="Raters get the same items without `is_gold` and `gold_value`, and may "
-        "not filter by `is_gold`.",
+        description="Raters get the same items without status, counts, `is_gold` and "
+        "`gold_value`, and may not filter by `is_gold` or `status`.",
     ),
     retrieve=extend_schema(summary="One item", responses=s.ItemLeadSerializer),
     partial_update=extend_schema(
@@ -330,8 +330,11 @@ class ItemViewSet(ProjectNestedMixin, viewsets.GenericViewSet[Item]):
         return s.ItemSerializer
 
     def list(self, request: Request, project_pk: int) -> Response:
-        if "is_gold" in request.query_params and self.caller_role() != Role.LEAD:
-            raise exceptions.PermissionDenied("Only a lead of this project can filter by is_gold.")
+        lead_only = sorted({"is_gold", "status"} & set(request.query_params))
+        if lead_only and self.caller_role() != Role.LEAD:
+            raise exceptions.PermissionDenied(
+                f"Only a lead of this project can filter by {' or '.join(lead_only)}."
+            )
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

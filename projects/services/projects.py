@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from projects.models import (
     RESERVED_HOTKEYS,
@@ -180,8 +181,22 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
 
 @transaction.atomic
 def membership_remove(*, membership: Membership) -> None:
+    """Remove a member. The items they hold (live leases, a lead's assignments) go back to the
+    queue: their slots are freed, or those items could never reach k raters."""
+    from labeling.assignment import slots_release
+    from labeling.models import Assignment, AssignmentStatus
+
     if membership.role == Role.LEAD and _lead_count(membership.project) == 1:
         raise ValidationError("A project keeps at least one lead.")
+    holds = Assignment.objects.select_for_update().filter(
+        project=membership.project_id,
+        rater=membership.user_id,
+        status__in=(AssignmentStatus.LEASED, AssignmentStatus.ASSIGNED),
+    )
+    item_ids = list(holds.order_by("pk").values_list("item_id", flat=True))
+    if item_ids:
+        holds.delete()
+        slots_release(dict.fromkeys(item_ids, 1), timezone.now())
     membership.delete()
 
 

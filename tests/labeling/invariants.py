@@ -20,7 +20,9 @@ def invariant_violations(project: Project) -> list[str]:
     k = project.raters_per_item
     rows = Assignment.objects.filter(project=project)
     holders = Counter(
-        rows.exclude(status=AssignmentStatus.SKIPPED).values_list("item_id", flat=True)
+        rows.exclude(status__in=(AssignmentStatus.SKIPPED, AssignmentStatus.EXPIRED)).values_list(
+            "item_id", flat=True
+        )
     )
     submitted = Counter(
         rows.filter(status=AssignmentStatus.SUBMITTED).values_list("item_id", flat=True)

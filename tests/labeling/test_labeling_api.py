@@ -78,8 +78,8 @@ def test_submit_without_a_lease_is_a_409_that_names_the_problem(project, bob):
     (item,) = make_items(project, 1)
     response = submit(client_for(bob), project, item.pk, "positive")
     assert response.status_code == 409
-    assert response.json()["error"]["code"] == "lease_expired"
-    assert "lease" in response.json()["error"]["message"]
+    assert response.json()["error"]["code"] == "no_lease"
+    assert "queue" in response.json()["error"]["message"]
 
 
 def test_an_invalid_value_is_a_400_naming_the_value(project, bob):
@@ -162,3 +162,53 @@ def test_k_annotations_make_an_item_labeled(project, bob, carol):
     item = Item.objects.get()
     assert (item.status, item.annotation_count, item.slots_taken) == (ItemStatus.LABELED, 2, 2)
     assert claim(client_for(bob), project)["items"] == []
+
+
+def test_removing_a_member_gives_their_held_items_back_to_the_queue(project, alice, bob, carol):
+    from labeling.assignment import items_assign
+    from projects.models import Membership
+    from projects.services.projects import membership_remove
+
+    project.raters_per_item = 1
+    project.save()
+    (item,) = make_items(project, 1)
+    items_assign(project=project, rater=bob, assigned_by=alice, item_ids=[item.pk])
+    assert claim(client_for(carol), project)["items"] == [], "k=1 and bob holds it"
+    membership_remove(membership=Membership.objects.get(project=project, user=bob))
+    item.refresh_from_db()
+    assert (item.slots_taken, item.status) == (0, ItemStatus.OPEN)
+    assert claim(client_for(carol), project)["items"][0]["item"]["id"] == item.pk
+
+
+def test_raters_see_neither_status_nor_counts_of_items(project, bob, alice):
+    make_items(project, 2)
+    rater_view = client_for(bob).get(f"/api/v1/projects/{project.pk}/items/").json()
+    assert rater_view["results"]
+    for row in rater_view["results"]:
+        assert not {"status", "slots_taken", "annotation_count", "is_gold"} & set(row)
+    filtered = client_for(bob).get(f"/api/v1/projects/{project.pk}/items/?status=conflict")
+    assert filtered.status_code == 403
+    lead_view = client_for(alice).get(f"/api/v1/projects/{project.pk}/items/").json()
+    assert {"status", "slots_taken", "annotation_count"} <= set(lead_view["results"][0])
+
+
+@pytest.mark.parametrize("query", ["limit=-1", "limit=abc", "before=x", "limit=1000"])
+def test_a_bad_history_query_is_a_400_not_a_500(project, bob, query):
+    response = client_for(bob).get(url(project, f"history/?{query}"))
+    assert response.status_code == 400
+    assert response.json()["error"]["message"]
+
+
+def test_resolved_items_take_no_new_work(project, alice, bob):
+    from labeling.assignment import items_assign
+
+    (item,) = make_items(project, 1)
+    api = client_for(bob)
+    item_id = claim(api, project)["items"][0]["item"]["id"]
+    Item.objects.filter(pk=item.pk).update(status=ItemStatus.RESOLVED)
+    response = submit(api, project, item_id, "positive")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "item_closed"
+    (other,) = make_items(project, 1, prefix="other")
+    Item.objects.filter(pk=other.pk).update(status=ItemStatus.RESOLVED)
+    result = items_assign(project=project, rater=bob, assigned_by=alice, item_ids=[other.pk])
+    assert (result.assigned, result.full) == ([], [other.pk])

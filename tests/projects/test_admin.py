@@ -244,3 +244,21 @@ def test_a_lead_deletes_their_project_with_everything_in_it(world, alice):
     assert not Project.objects.filter(pk=ours.pk).exists()
     assert not Item.objects.filter(project_id=ours.pk).exists()
     assert Item.objects.filter(project=world["theirs"]).count() == 2
+
+
+def test_the_admin_keeps_a_projects_last_lead(world, alice, project):
+    from projects.models import Membership, Role
+
+    lead = Membership.objects.get(project=project, user=alice)
+    client = admin_for(alice)
+    response = client.post(
+        f"/admin/projects/membership/{lead.pk}/change/",
+        {"project": project.pk, "user": alice.pk, "role": Role.RATER},
+    )
+    assert response.status_code == 200
+    assert "A project keeps at least one lead." in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.role == Role.LEAD
+    deleted = client.post(f"/admin/projects/membership/{lead.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 403
+    assert Membership.objects.filter(pk=lead.pk).exists()
