@@ -19,7 +19,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
-from labeling.assignment import item_claim, leases_reclaim_expired
+from labeling.assignment import item_claim, items_assign, leases_reclaim_expired
 from labeling.models import Annotation, Assignment, AssignmentStatus
 from labeling.services import annotation_submit
 from projects.models import ContentType, Item, LabelKind
@@ -262,19 +262,28 @@ def test_carol_never_sees_bobs_labels(page, live_server, sentiment, bob, carol):
     assert "negative" not in page.locator("#lab-item").inner_text()
 
 
-def test_an_expired_lease_is_said_and_the_page_moves_on(page, live_server, sentiment, bob):
+def test_an_expired_lease_is_said_and_the_page_moves_on(
+    page, live_server, sentiment, alice, bob, carol
+):
     label_page(page, live_server, bob, sentiment)
     lost = current_key(page)
 
-    # bob stayed away too long: his lease ran out and a claim gave the item back to the queue.
+    # bob stayed away too long: his lease ran out, a claim gave the item back to the queue, and
+    # two other raters (k=2) took it, so his late label has no slot left.
     def expire() -> bool:
         Assignment.objects.filter(rater=bob, item__key=lost).update(
             expires_at=timezone.now() - timedelta(minutes=1)
         )
         leases_reclaim_expired(project=sentiment)
-        return not Assignment.objects.filter(rater=bob, item__key=lost).exists()
+        return Assignment.objects.filter(
+            rater=bob, item__key=lost, status=AssignmentStatus.EXPIRED
+        ).exists()
 
     eventually(expire)
+    for other in (alice, carol):
+        db_read(lambda other=other: items_assign(
+            project=sentiment, rater=other, assigned_by=alice, keys=[lost]
+        ))  # fmt: skip
 
     press_and_wait_for_next(page, ["2", "Enter"])
     notice = page.locator("#lab-notice")
