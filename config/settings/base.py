@@ -182,7 +182,7 @@ ACCORD_IMAGE_MAX_SIDE = int(os.environ.get("ACCORD_IMAGE_MAX_SIDE", 20_000))
 ACCORD_THUMBNAIL_SIZE = (256, 256)
 ACCORD_IMPORT_ERROR_LIMIT = 50
 # The labeling page asks for the project's remaining count on every item; cache it this long.
-ACCORD_PROGRESS_CACHE_SECONDS = int(os.environ.get("ACCORD_PROGRESS_CACHE_SECONDS", "5"))
+ACCORD_PROGRESS_CACHE_SECONDS = int(os.environ.get("ACCORD_PROGRESS_CACHE_SECONDS", "30"))
 
 LOGGING = {
     "version": 1,
