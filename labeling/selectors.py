@@ -106,26 +106,6 @@ def rater_history(
     ]
 
 
-def rater_projects(*, rater: AbstractBaseUser) -> list[tuple[Project, str, int, int]]:
-    """The rater's projects with their role, their own annotation count and the project's
-    remaining items."""
-    from projects.models import Membership
-
-    memberships = (
-        Membership.objects.filter(user=rater).select_related("project").order_by("project__name")
-    )
-    mine = dict(
-        Annotation.objects.filter(rater=rater)
-        .values_list("project_id")
-        .annotate(n=Count("id"))
-        .values_list("project_id", "n")
-    )
-    return [
-        (m.project, m.role, mine.get(m.project_id, 0), project_remaining(project=m.project))
-        for m in memberships
-    ]
-
-
 def items_open_for_rater(*, project: Project, rater: AbstractBaseUser, limit: int) -> list[int]:
     """Ids of up to `limit` regular items the rater could be given now, in the claim order
     (the same order and filters as `assignment._pick_regular`, served by `item_claim_order`):

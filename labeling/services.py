@@ -80,13 +80,14 @@ def annotation_submit(
             )
             if assignment is None:
                 raise NoLease("You do not hold this item: take items from your queue.")
+            # Read the status afresh: the caller's `item` may predate a lead's resolution.
+            if Item.objects.filter(pk=item.pk, status=ItemStatus.RESOLVED).exists():
+                raise ItemClosed("A lead has resolved this item; its labels can no longer change.")
             if assignment.status == AssignmentStatus.SUBMITTED:
                 return _annotation_change(
                     item=item, rater=rater, value=clean, client_id=client_id,
                     time_spent_ms=time_spent_ms, gold_correct=gold_correct, now=now,
                 )  # fmt: skip
-            if item.status == ItemStatus.RESOLVED:
-                raise ItemClosed("A lead has resolved this item; it takes no more labels.")
             if assignment.status == AssignmentStatus.EXPIRED:
                 # The rater's page sends a label late (a lost connection outlived the lease):
                 # accept it if one of the item's k slots is still free.
@@ -153,8 +154,6 @@ def _annotation_change(
     now: datetime,
 ) -> SubmitResult:
     """Change a submitted label: the annotation keeps its id (lineage) and gains a revision."""
-    if Item.objects.filter(pk=item.pk, status=ItemStatus.RESOLVED).exists():
-        raise ItemClosed("A lead has resolved this item; its labels can no longer change.")
     annotation = Annotation.objects.select_for_update().get(item=item, rater=rater)
     annotation.revision = F("revision") + 1
     annotation.value = value

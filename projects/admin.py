@@ -59,15 +59,42 @@ class LeadProjectFilter(admin.RelatedFieldListFilter):
         return [(p.pk, str(p)) for p in projects_led_by(user=request.user).order_by("name", "pk")]
 
 
-class ProjectScopedAdmin(admin.ModelAdmin):
+class LeadScopedPermissions:
+    """What a lead may do in the admin: view, change and delete the objects of projects they
+    lead (Django's model permissions, which a staff lead need not hold, are not consulted);
+    superusers keep Django's rules. `project_id_of` says which project an object belongs to."""
+
+    def project_id_of(self, obj: Any) -> int | None:
+        return getattr(obj, "project_id", None)
+
+    def _may(self, request: HttpRequest, obj: Any) -> bool:
+        if not (request.user.is_active and request.user.is_staff):
+            return False
+        led = led_project_ids(request)
+        return bool(led) and (obj is None or self.project_id_of(obj) in led)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if is_superuser(request):
+            return super().has_view_permission(request, obj)  # type: ignore[misc]
+        return self._may(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if is_superuser(request):
+            return super().has_change_permission(request, obj)  # type: ignore[misc]
+        return self._may(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if is_superuser(request):
+            return super().has_delete_permission(request, obj)  # type: ignore[misc]
+        return self._may(request, obj)
+
+
+class ProjectScopedAdmin(LeadScopedPermissions, admin.ModelAdmin):
     """Scopes a model admin to the projects the user leads. `project_path` is the lookup from
     the model to its project ("project", or "pk" for Project itself)."""
 
     project_path = "project"
     list_per_page = 50
-
-    def project_id_of(self, obj: models.Model) -> int | None:
-        return getattr(obj, "project_id", None)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
@@ -75,36 +102,15 @@ class ProjectScopedAdmin(admin.ModelAdmin):
             return queryset
         return queryset.filter(**{f"{self.project_path}__in": led_project_ids(request)})
 
-    def _may(self, request: HttpRequest, obj: models.Model | None) -> bool:
-        if not (request.user.is_active and request.user.is_staff):
-            return False
-        led = led_project_ids(request)
-        return bool(led) and (obj is None or self.project_id_of(obj) in led)
-
     def has_module_permission(self, request: HttpRequest) -> bool:
         if is_superuser(request):
             return super().has_module_permission(request)
         return self._may(request, None)
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_superuser(request):
-            return super().has_view_permission(request, obj)
-        return self._may(request, obj)
-
     def has_add_permission(self, request: HttpRequest) -> bool:
         if is_superuser(request):
             return super().has_add_permission(request)
         return self._may(request, None)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_superuser(request):
-            return super().has_change_permission(request, obj)
-        return self._may(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_superuser(request):
-            return super().has_delete_permission(request, obj)
-        return self._may(request, obj)
 
     def formfield_for_foreignkey(
         self, db_field: Any, request: HttpRequest, **kwargs: Any
@@ -129,37 +135,12 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class ProjectScopedInline(admin.options.InlineModelAdmin):
-    """An inline on a project-scoped page: a lead may do to it what they may do to the parent
-    (Django's model permissions, which a staff lead need not hold, are not consulted)."""
-
-    def parent_project_id(self, obj: Any) -> int | None:
-        return getattr(obj, "project_id", None)
-
-    def _may(self, request: HttpRequest, obj: Any) -> bool:
-        if not (request.user.is_active and request.user.is_staff):
-            return False
-        led = led_project_ids(request)
-        return bool(led) and (obj is None or self.parent_project_id(obj) in led)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_superuser(request):
-            return super().has_view_permission(request, obj)
-        return self._may(request, obj)
+class ProjectScopedInline(LeadScopedPermissions, admin.options.InlineModelAdmin):
+    """An inline on a project-scoped page: a lead may do to it what they may do to the parent."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any) -> bool:  # type: ignore[override]
         if is_superuser(request):
             return super().has_add_permission(request, obj)
-        return self._may(request, obj)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_superuser(request):
-            return super().has_change_permission(request, obj)
-        return self._may(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_superuser(request):
-            return super().has_delete_permission(request, obj)
         return self._may(request, obj)
 
 
@@ -197,7 +178,7 @@ class LabelInline(ProjectScopedInline, admin.TabularInline):
     fields = ["position", "value", "display_name", "color", "hotkey"]
     extra = 1
 
-    def parent_project_id(self, obj: Any) -> int | None:
+    def project_id_of(self, obj: Any) -> int | None:
         return obj.pk
 
 
@@ -225,7 +206,7 @@ class MembershipInline(ProjectScopedInline, admin.TabularInline):
     raw_id_fields = ["user"]
     extra = 1
 
-    def parent_project_id(self, obj: Any) -> int | None:
+    def project_id_of(self, obj: Any) -> int | None:
         return obj.pk
 
 

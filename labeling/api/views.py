@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from labeling import assignment, services
 from labeling.api import serializers as s
 from labeling.errors import LabelingError, LeaseExpired
+from labeling.models import Assignment
 from labeling.selectors import rater_history, rater_progress
 from projects.api.permissions import IsProjectLead, IsProjectMember
 from projects.models import Item, Project
@@ -108,7 +109,7 @@ class RenewView(_ProjectView):
         """Extend the rater's live lease on the item; 409 if it has expired."""
         project = self.project()
         held = get_object_or_404(
-            assignment.Assignment.objects.select_related("project"),
+            Assignment.objects.select_related("project"),
             project=project, item_id=item_pk, rater=request.user,
         )  # fmt: skip
         if not assignment.lease_renew(assignment=held):

@@ -430,15 +430,17 @@ def jsonl_records(
             problems.add(RowError(location=location, message=f"not valid JSON: {error}."))
             continue
         if not isinstance(value, dict):
-            problems.add(
-                RowError(
-                    location=location,
-                    message=f"expected a JSON object, found {_json_type(value)}.",
-                    value=show(value),
-                )
-            )
+            problems.add(_not_an_object(location, value))
             continue
         yield Record(location, value)
+
+
+def _not_an_object(location: str, value: Any) -> RowError:
+    return RowError(
+        location=location,
+        message=f"expected a JSON object, found {_json_type(value)}.",
+        value=show(value),
+    )
 
 
 def json_array(upload: IO[bytes]) -> list[Any]:
@@ -472,13 +474,7 @@ def json_records(array: list[Any], *, problems: Problems) -> Iterator[Record]:
     for index, value in enumerate(array):
         location = f"index {index}"
         if not isinstance(value, dict):
-            problems.add(
-                RowError(
-                    location=location,
-                    message=f"expected a JSON object, found {_json_type(value)}.",
-                    value=show(value),
-                )
-            )
+            problems.add(_not_an_object(location, value))
             continue
         array[index] = None  # the record holds the object now; the array need not
         yield Record(location, value)
