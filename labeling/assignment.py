@@ -27,12 +27,13 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from labeling.errors import NotAMember
 from labeling.models import Assignment, AssignmentStatus
-from projects.models import Item, ItemStatus, Membership, Project
+from projects import sql
+from projects.models import ImageBlob, Item, ItemStatus, Membership, Project
 
 HOLD_STATUSES = (AssignmentStatus.LEASED, AssignmentStatus.ASSIGNED)
 MAX_HOLD = 3  # the current item plus up to two prefetched ones
@@ -50,6 +51,26 @@ STATUS_AFTER_TAKE = Case(
     When(status=ItemStatus.OPEN, then=Value(ItemStatus.IN_PROGRESS)), default=F("status")
 )
 
+# What the labeling page needs of a held item, its image and its assignment (the other fields
+# load on first access).
+ITEMS = sql.Loader(Item, ("id", "project_id", "key", "text", "image_id", "data", "is_gold"))
+IMAGES = sql.Loader(ImageBlob, ("id", "width", "height"))
+ASSIGNMENTS = sql.Loader(
+    Assignment, ("id", "project_id", "item_id", "rater_id", "status", "expires_at", "is_gold")
+)
+ITEM_COLUMNS = f"{ITEMS.columns('i')}, {IMAGES.columns('b')}"
+# Regular items with a free slot; the first three conditions are those of `item_claim_order`.
+FREE_ITEM = (
+    "{t}.project_id = %s AND NOT {t}.is_gold AND {t}.slots_taken < %s AND {t}.status <> 'resolved'"
+)
+# Items the rater has a row for (all but a lease that expired: the rater may get that item
+# again, and _lease_create revives the row).
+NOT_DONE = (
+    "NOT EXISTS (SELECT 1 FROM labeling_assignment d"
+    " WHERE d.item_id = i.id AND d.rater_id = %s AND d.status <> 'expired')"
+)
+ORDER = "{t}.slots_taken DESC, {t}.priority DESC, {t}.shuffle_key, {t}.id"
+
 
 @dataclass(frozen=True)
 class Hold:
@@ -59,37 +80,44 @@ class Hold:
     item: Item
 
 
-def _membership_lock(project: Project, rater: AbstractBaseUser) -> Membership:
+def _hold_from_row(row: sql.Row) -> Hold:
+    """A Hold from the columns ITEM_COLUMNS, then those of ASSIGNMENTS."""
+    n_item, n_image = len(ITEMS.attnames), len(IMAGES.attnames)
+    item = ITEMS.load(row[:n_item])
+    if item.image_id is not None:
+        item.image = IMAGES.load(row[n_item : n_item + n_image])
+    held = ASSIGNMENTS.load(row[n_item + n_image :])
+    held.item = item
+    return Hold(assignment=held, item=item)
+
+
+def _membership_lock(project: Project, rater: AbstractBaseUser) -> None:
     """Lock the rater's membership row. Claims of one rater in one project are serialized by it,
-    so two tabs (or a retried request) cannot both take a new lease at once.
-
-    Only the membership row: Membership's default ordering joins the project and the user, and a
-    plain FOR UPDATE would lock those rows too, making every claim in the project queue on the
-    project row."""
-    membership = (
-        Membership.objects.select_for_update(of=("self",))
-        .filter(project=project, user=rater)
-        .order_by("pk")
-        .first()
+    so two tabs (or a retried request) cannot both take a new lease at once."""
+    found = sql.fetch_one(
+        "SELECT id FROM projects_membership WHERE project_id = %s AND user_id = %s"
+        + sql.locking("FOR UPDATE"),
+        [project.pk, rater.pk],
     )
-    if membership is None:
+    if found is None:
         raise NotAMember("You are not a member of this project.")
-    return membership
 
 
-def _holds(project: Project, rater: AbstractBaseUser, now: datetime) -> list[Assignment]:
+def _holds(project: Project, rater: AbstractBaseUser, now: datetime, limit: int) -> list[Hold]:
     """The rater's live leases (oldest first: the one on screen), then lead assignments."""
-    rows = list(
-        Assignment.objects.filter(project=project, rater=rater, status__in=HOLD_STATUSES)
-        .filter(Q(status=AssignmentStatus.ASSIGNED) | Q(expires_at__gt=now))
-        .select_related("item", "item__image")
-        .order_by("id")
+    rows = sql.fetch_all(
+        f"SELECT {ITEM_COLUMNS}, {ASSIGNMENTS.columns('a')}"
+        " FROM labeling_assignment a JOIN projects_item i ON i.id = a.item_id"
+        " LEFT JOIN projects_imageblob b ON b.id = i.image_id"
+        " WHERE a.project_id = %s AND a.rater_id = %s"
+        " AND (a.status = 'assigned' OR (a.status = 'leased' AND a.expires_at > %s))"
+        " ORDER BY CASE WHEN a.status = 'leased' THEN 0 ELSE 1 END, a.id LIMIT %s",
+        [project.pk, rater.pk, sql.param(Assignment, "expires_at", now), limit],
     )
-    rows.sort(key=lambda a: (a.status != AssignmentStatus.LEASED, a.id))
-    return rows
+    return [_hold_from_row(row) for row in rows]
 
 
-def _pick_regular(project: Project, rater: AbstractBaseUser) -> Item | None:
+def _pick_regular(project: Project, rater: AbstractBaseUser) -> sql.Row | None:
     """The first free regular item in queue order, row-locked; locked rows are skipped so that
     concurrent claimers take different items instead of queueing on the same one.
 
@@ -104,26 +132,15 @@ def _pick_regular(project: Project, rater: AbstractBaseUser) -> Item | None:
     4. only when no fresh item is left: every started item, past all windows.
     """
     k = project.raters_per_item
-    # `slots_taken < k` stays on each locking query itself: PostgreSQL rechecks that query's
-    # conditions on the newest row version when a concurrent claim changed the row, so an item
-    # that another claim filled meanwhile is passed over (a condition only inside a window
-    # subquery would be judged on the older snapshot: k + 1 holders).
-    free = Item.objects.filter(project=project, is_gold=False, slots_taken__lt=k).exclude(
-        status=ItemStatus.RESOLVED
-    )
-
-    def first_in_window(items: QuerySet[Item]) -> Item | None:
-        window = items.order_by(*CLAIM_ORDER).values("pk")[:QUEUE_WINDOW]
-        return _first_not_done(free.filter(pk__in=window), rater)
-
-    if item := first_in_window(free):
-        return item
+    if row := _first_not_done(project, rater, window=""):
+        return row
     for lowest, highest in _level_windows(k):
-        if item := first_in_window(free.filter(slots_taken__range=(lowest, highest))):
-            return item
-    if item := _first_not_done(free.filter(slots_taken=0), rater):
-        return item
-    return _first_not_done(free.filter(slots_taken__gte=1), rater) if k > 1 else None
+        level = f" AND w.slots_taken BETWEEN {lowest:d} AND {highest:d}"
+        if row := _first_not_done(project, rater, window=level):
+            return row
+    if row := _first_not_done(project, rater, level=" AND i.slots_taken = 0"):
+        return row
+    return _first_not_done(project, rater, level=" AND i.slots_taken >= 1") if k > 1 else None
 
 
 def _level_windows(k: int) -> list[tuple[int, int]]:
@@ -137,62 +154,89 @@ def _level_windows(k: int) -> list[tuple[int, int]]:
     return windows
 
 
-def _done_by(rater: AbstractBaseUser) -> QuerySet[Assignment]:
-    """The rater's rows on the outer item that keep it out of their queue: all but a lease that
-    expired (the rater may get that item again; `_lease_create` reuses the row)."""
-    return Assignment.objects.filter(item=OuterRef("pk"), rater=rater).exclude(
-        status=AssignmentStatus.EXPIRED
+def _first_not_done(
+    project: Project, rater: AbstractBaseUser, *, window: str | None = None, level: str = ""
+) -> sql.Row | None:
+    """The first free item the rater has not done, locked, as ITEM_COLUMNS.
+
+    With `window` (a condition on `w`, possibly empty), only among the first QUEUE_WINDOW free
+    items that match it. `FREE_ITEM` stays on the locking query itself: PostgreSQL rechecks
+    that query's conditions on the newest row version when a concurrent claim changed the row,
+    so an item that another claim filled meanwhile is passed over (a condition only inside the
+    window subquery would be judged on the older snapshot: k + 1 holders)."""
+    k = project.raters_per_item
+    params: list[object] = [project.pk, k]
+    within = ""
+    if window is not None:
+        within = (
+            f" AND i.id IN (SELECT w.id FROM projects_item w WHERE {FREE_ITEM.format(t='w')}"
+            f"{window} ORDER BY {ORDER.format(t='w')} LIMIT %s)"
+        )
+        params += [project.pk, k, QUEUE_WINDOW]
+    return sql.fetch_one(
+        f"SELECT {ITEM_COLUMNS} FROM projects_item i"
+        " LEFT JOIN projects_imageblob b ON b.id = i.image_id"
+        f" WHERE {FREE_ITEM.format(t='i')}{level}{within} AND {NOT_DONE}"
+        f" ORDER BY {ORDER.format(t='i')} LIMIT 1" + sql.locking("FOR UPDATE OF i SKIP LOCKED"),
+        [*params, rater.pk],
     )
 
 
-def _first_not_done(candidates: QuerySet[Item], rater: AbstractBaseUser) -> Item | None:
-    return (
-        candidates.exclude(Exists(_done_by(rater)))
-        .order_by(*CLAIM_ORDER)
-        .select_for_update(skip_locked=True, of=("self",))
-        .first()
+def _pick_gold(project: Project, rater: AbstractBaseUser) -> sql.Row | None:
+    """A gold item the rater has not seen. Gold items are outside k: every rater may get each,
+    so there is no slot to race for and no lock."""
+    return sql.fetch_one(
+        f"SELECT {ITEM_COLUMNS} FROM projects_item i"
+        " LEFT JOIN projects_imageblob b ON b.id = i.image_id"
+        f" WHERE i.project_id = %s AND i.is_gold AND i.status <> 'resolved' AND {NOT_DONE}"
+        " ORDER BY i.shuffle_key, i.id LIMIT 1",
+        [project.pk, rater.pk],
     )
 
 
-def _pick_gold(project: Project, rater: AbstractBaseUser) -> Item | None:
-    """A gold item the rater has not seen. Gold items are outside k: every rater may get each."""
-    return (
-        Item.objects.filter(project=project, is_gold=True)
-        .exclude(status=ItemStatus.RESOLVED)
-        .exclude(Exists(_done_by(rater)))
-        .order_by("shuffle_key", "id")
-        .first()
-    )
-
-
-def _take_slot(item: Item, now: datetime) -> None:
-    Item.objects.filter(pk=item.pk).update(
-        slots_taken=F("slots_taken") + 1, status=STATUS_AFTER_TAKE, updated_at=now
+def _take_slot(item_id: int, now: datetime) -> None:
+    sql.execute(
+        "UPDATE projects_item SET slots_taken = slots_taken + 1,"
+        " status = CASE WHEN status = 'open' THEN 'in_progress' ELSE status END, updated_at = %s"
+        " WHERE id = %s",
+        [sql.param(Item, "updated_at", now), item_id],
     )
 
 
 def _lease_create(
-    project: Project, item: Item, rater: AbstractBaseUser, expires_at: datetime, is_gold: bool
-) -> Assignment:
+    project: Project, item_id: int, rater: AbstractBaseUser, expires_at: datetime,
+    is_gold: bool, now: datetime,
+) -> int:  # fmt: skip
     """A new lease, or the rater's expired one on this item made live again (the row is unique
-    per item and rater). Nearly always there is none, and the insert is the only query."""
-    lease = Assignment(
-        project=project, item=item, rater=rater, status=AssignmentStatus.LEASED,
-        expires_at=expires_at, is_gold=is_gold,
+    per item and rater, and the pick passed over every other row of theirs). Returns its id."""
+    stamp = sql.param(Assignment, "updated_at", now)
+    row = sql.fetch_one(
+        "INSERT INTO labeling_assignment (project_id, item_id, rater_id, status, expires_at,"
+        " skip_reason, is_gold, created_at, updated_at)"
+        " VALUES (%s, %s, %s, 'leased', %s, '', %s, %s, %s)"
+        " ON CONFLICT (item_id, rater_id) DO UPDATE SET status = 'leased',"
+        " expires_at = excluded.expires_at, is_gold = excluded.is_gold,"
+        " updated_at = excluded.updated_at WHERE labeling_assignment.status = 'expired'"
+        " RETURNING id",
+        [project.pk, item_id, rater.pk, sql.param(Assignment, "expires_at", expires_at),
+         is_gold, stamp, stamp],
     )  # fmt: skip
-    try:
-        with transaction.atomic():
-            lease.save(force_insert=True)
-    except IntegrityError:
-        lease = Assignment.objects.select_for_update().get(
-            item=item, rater=rater, status=AssignmentStatus.EXPIRED
+    if row is None:
+        raise IntegrityError(f"item {item_id} was picked although {rater} holds or did it")
+    return int(row[0])
+
+
+def expired_leases_exist(project: Project, now: datetime) -> bool:
+    """Whether any lease of the project is past its expiry (served by the partial index
+    `assignment_lease_expiry`); a claim reclaims them only then."""
+    return (
+        sql.fetch_one(
+            "SELECT 1 FROM labeling_assignment WHERE project_id = %s AND status = 'leased'"
+            " AND expires_at <= %s LIMIT 1",
+            [project.pk, sql.param(Assignment, "expires_at", now)],
         )
-        lease.status = AssignmentStatus.LEASED
-        lease.expires_at = expires_at
-        lease.is_gold = is_gold
-        lease.save(update_fields=["status", "expires_at", "is_gold", "updated_at"])
-    lease.item = item
-    return lease
+        is not None
+    )
 
 
 def item_claim(
@@ -211,25 +255,29 @@ def item_claim(
     """
     now = now or timezone.now()
     hold = max(1, min(hold, MAX_HOLD))
-    leases_reclaim_expired(project=project, now=now)
+    if expired_leases_exist(project, now):
+        leases_reclaim_expired(project=project, now=now)
     rng = rng or random.Random()
     with transaction.atomic():
         _membership_lock(project, rater)
-        holds = _holds(project, rater, now)
+        holds = _holds(project, rater, now, hold)
         expires_at = now + timedelta(minutes=project.lease_minutes)
         while len(holds) < hold:
-            item = None
+            row = None
             if project.gold_rate > 0 and rng.random() < project.gold_rate:
-                item = _pick_gold(project, rater)
-            is_gold = item is not None
-            if item is None:
-                item = _pick_regular(project, rater)
-            if item is None:
+                row = _pick_gold(project, rater)
+            is_gold = row is not None
+            if row is None:
+                row = _pick_regular(project, rater)
+            if row is None:
                 break
-            _take_slot(item, now)
-            assignment = _lease_create(project, item, rater, expires_at, is_gold)
-            holds.append(assignment)
-    return [Hold(assignment=a, item=a.item) for a in holds[:hold]]
+            item_id = row[0]
+            _take_slot(item_id, now)
+            lease_id = _lease_create(project, item_id, rater, expires_at, is_gold, now)
+            lease = (lease_id, project.pk, item_id, rater.pk, AssignmentStatus.LEASED,
+                     expires_at, is_gold)  # fmt: skip
+            holds.append(_hold_from_row((*row, *lease)))
+    return holds
 
 
 def lease_renew(*, assignment: Assignment, now: datetime | None = None) -> bool:

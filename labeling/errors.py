@@ -17,6 +17,11 @@ class NotAMember(LabelingError):
     status = 403
 
 
+class ItemNotFound(LabelingError):
+    code = "not_found"
+    status = 404
+
+
 class NoLease(LabelingError):
     """The rater holds no live lease or assignment on the item."""
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 
+from projects import sql
 from projects.models import Item, ItemStatus, Membership, Project, Role
 
 
@@ -32,6 +33,29 @@ def project_role(*, project: Project | int, user: AbstractBaseUser | AnonymousUs
         .values_list("role", flat=True)
         .first()
     )
+
+
+_PROJECTS = sql.Loader(Project)
+
+
+def project_with_role(
+    *, project_id: int, user: AbstractBaseUser | AnonymousUser
+) -> tuple[Project | None, str | None]:
+    """The project and the user's role in it, in one query: every request under a project asks
+    both (the permission check, then the view). (None, None) when no such project; the role is
+    None when the user is not a member. Superusers count as leads everywhere."""
+    if not user.is_authenticated:
+        return None, None
+    row = sql.fetch_one(
+        f"SELECT {_PROJECTS.columns('p')}, m.role FROM projects_project p"
+        " LEFT JOIN projects_membership m ON m.project_id = p.id AND m.user_id = %s"
+        " WHERE p.id = %s",
+        [user.pk, project_id],
+    )
+    if row is None:
+        return None, None
+    role = Role.LEAD if getattr(user, "is_superuser", False) else row[-1]
+    return _PROJECTS.load(row[:-1]), role
 
 
 def projects_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:

@@ -52,6 +52,50 @@ class HoldSerializer(serializers.Serializer):
     assignment = HoldAssignmentSerializer()
 
 
+# The claim and submit answers are built by hand (`hold_data`, `annotation_data`): they are
+# the two requests of every labeled item, and DRF's serializers spent more CPU on them than the
+# database work. The serializers above still describe them in the schema, and
+# tests/labeling/test_labeling_api.py checks that both give the same JSON.
+_datetime = serializers.DateTimeField()
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else _datetime.to_representation(value)
+
+
+def hold_data(hold: Any) -> dict[str, Any]:
+    """What HoldSerializer(hold).data gives, faster."""
+    item, held = hold.item, hold.assignment
+    image = item.image if item.image_id else None
+    return {
+        "item": {
+            "id": item.pk,
+            "key": item.key,
+            "text": item.text,
+            "data": item.data,
+            "image_url": reverse("item-image", args=[item.pk]) if image else None,
+            "thumbnail_url": reverse("item-thumbnail", args=[item.pk]) if image else None,
+            "width": image.width if image else None,
+            "height": image.height if image else None,
+        },
+        "assignment": {"id": held.pk, "status": held.status, "expires_at": _iso(held.expires_at)},
+    }
+
+
+def annotation_data(annotation: Annotation) -> dict[str, Any]:
+    """What AnnotationOutSerializer(annotation).data gives, faster."""
+    return {
+        "id": annotation.pk,
+        "item": annotation.item_id,
+        "value": annotation.value,
+        "revision": annotation.revision,
+        "client_id": str(annotation.client_id),
+        "time_spent_ms": annotation.time_spent_ms,
+        "created_at": _iso(annotation.created_at),
+        "updated_at": _iso(annotation.updated_at),
+    }
+
+
 class ClaimInputSerializer(serializers.Serializer):
     hold = serializers.IntegerField(min_value=1, max_value=3, default=1)
 
@@ -78,7 +122,6 @@ class SubmitOutputSerializer(serializers.Serializer):
     annotation = AnnotationOutSerializer()
     created = serializers.BooleanField()
     replayed = serializers.BooleanField()
-    progress = ProgressSerializer()
 
 
 class SkipInputSerializer(serializers.Serializer):

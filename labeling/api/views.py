@@ -18,7 +18,12 @@ from labeling.api import serializers as s
 from labeling.errors import LabelingError, LeaseExpired
 from labeling.models import Assignment
 from labeling.selectors import rater_history, rater_progress
-from projects.api.permissions import IsProjectLead, IsProjectMember
+from projects.api.permissions import (
+    PROJECT_NOT_FOUND,
+    IsProjectLead,
+    IsProjectMember,
+    request_project,
+)
 from projects.models import Item, Project
 
 
@@ -37,7 +42,10 @@ class _ProjectView(APIView):
     permission_classes = [IsProjectMember]
 
     def project(self) -> Project:
-        return get_object_or_404(Project, pk=self.kwargs["project_pk"])
+        project = request_project(self.request, int(self.kwargs["project_pk"]))
+        if project is None:
+            raise exceptions.NotFound(PROJECT_NOT_FOUND)
+        return project
 
     def item(self, project: Project) -> Item:
         return get_object_or_404(
@@ -64,27 +72,31 @@ class ClaimView(_ProjectView):
             )
         except LabelingError as error:
             _raise(error)
-        body = {"items": holds, "progress": self.progress(project)}
-        return Response(s.ClaimOutputSerializer(body).data)
+        return Response(
+            {"items": [s.hold_data(h) for h in holds], "progress": self.progress(project)}
+        )
 
 
 class SubmitView(_ProjectView):
     @extend_schema(request=s.SubmitInputSerializer, responses=s.SubmitOutputSerializer)
     def post(self, request: Request, project_pk: int, item_pk: int) -> Response:
-        """Label an item (or change the label). Retrying with the same client_id is safe."""
+        """Label an item (or change the label). Retrying with the same client_id is safe. The
+        rater's counts come with the next claim (or from progress/)."""
         data = s.SubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        project = self.project()
         try:
             result = services.annotation_submit(
-                item=self.item(project), rater=request.user, **data.validated_data
+                project=self.project(), item_id=item_pk, rater=request.user, **data.validated_data
             )
         except LabelingError as error:
             _raise(error)
-        body = {**asdict(result), "annotation": result.annotation,
-                "progress": self.progress(project)}  # fmt: skip
+        body = {
+            "annotation": s.annotation_data(result.annotation),
+            "created": result.created,
+            "replayed": result.replayed,
+        }
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        return Response(s.SubmitOutputSerializer(body).data, status=code)
+        return Response(body, status=code)
 
 
 class SkipView(_ProjectView):

@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from projects.models import Project, Role
-from projects.selectors import project_role
+from projects.selectors import project_with_role
 
 PROJECT_NOT_FOUND = "No project with this id, or you are not a member of it."
 
@@ -35,11 +35,22 @@ def _project_id(view: APIView, obj: Any = None) -> int | None:
 
 
 def request_project_role(request: Request, project_id: int) -> str | None:
-    """The caller's role in the project, looked up once per request."""
-    cache: dict[int, str | None] = request.__dict__.setdefault("_accord_roles", {})
-    if project_id not in cache:
-        cache[project_id] = project_role(project=project_id, user=request.user)
-    return cache[project_id]
+    """The caller's role in the project, looked up once per request, together with the project
+    itself (`request_project`)."""
+    roles: dict[int, str | None] = request.__dict__.setdefault("_accord_roles", {})
+    if project_id not in roles:
+        project, roles[project_id] = project_with_role(project_id=project_id, user=request.user)
+        request.__dict__.setdefault("_accord_projects", {})[project_id] = project
+    return roles[project_id]
+
+
+def request_project(request: Request, project_id: int) -> Project | None:
+    """The project as read with the caller's role (None when there is no such project); reads it
+    now if no permission check has yet."""
+    projects: dict[int, Project | None] = request.__dict__.setdefault("_accord_projects", {})
+    if project_id not in projects:
+        projects[project_id] = project_with_role(project_id=project_id, user=request.user)[0]
+    return projects[project_id]
 
 
 def remember_project_role(request: Request, project_id: int, role: str | None) -> None:

@@ -230,7 +230,13 @@ def test_bob_labels_by_keyboard_goes_back_changes_one_and_skips(page, live_serve
 def test_carol_never_sees_bobs_labels(page, live_server, sentiment, bob, carol):
     # bob labels three items "negative": with k=2 they come first in carol's queue.
     for hold in item_claim(project=sentiment, rater=bob, hold=3):
-        annotation_submit(item=hold.item, rater=bob, value="negative", client_id=uuid.uuid4())
+        annotation_submit(
+            project=sentiment,
+            item_id=hold.item.pk,
+            rater=bob,
+            value="negative",
+            client_id=uuid.uuid4(),
+        )
     bobs = set(Annotation.objects.filter(rater=bob).values_list("item__key", flat=True))
     bodies: list[Any] = []
     page.on("response", lambda response: "/api/" in response.url and bodies.append(response))

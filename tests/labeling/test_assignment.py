@@ -53,7 +53,9 @@ def claim_one(project: Project, rater: Any, **kwargs: Any) -> Hold | None:
 
 def submit(item: Item, rater: Any, value: Any = "positive", **kwargs: Any) -> Any:
     kwargs.setdefault("client_id", uuid.uuid4())
-    return annotation_submit(item=item, rater=rater, value=value, **kwargs)
+    return annotation_submit(
+        project=item.project, item_id=item.pk, rater=rater, value=value, **kwargs
+    )
 
 
 def label_everything(project: Project, rater: Any, *, limit: int = 1000) -> list[int]:

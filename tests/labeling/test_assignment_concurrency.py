@@ -108,8 +108,9 @@ def unwrap(result: Any) -> Any:
 
 def submit(item: Item, rater: Any, **kwargs: Any) -> Any:
     return annotation_submit(
-        item=item, rater=rater, value="positive", client_id=uuid.uuid4(), **kwargs
-    )
+        project=item.project, item_id=item.pk, rater=rater, value="positive",
+        client_id=uuid.uuid4(), **kwargs,
+    )  # fmt: skip
 
 
 # --- many raters at once ------------------------------------------------------------------------

@@ -66,7 +66,9 @@ def test_bob_gets_the_labeling_page_with_hotkeys_and_safe_instructions(project, 
 def test_the_page_never_embeds_a_label_of_another_rater(project, bob, carol):
     (item,) = make_items(project, 1)
     item_claim(project=project, rater=bob)
-    annotation_submit(item=item, rater=bob, value="negative", client_id="0" * 32)
+    annotation_submit(
+        project=item.project, item_id=item.pk, rater=bob, value="negative", client_id="0" * 32
+    )
     html = client_for(carol).get(reverse("label", args=[project.pk])).content.decode()
     assert 'aria-pressed="true"' not in html
     assert item.key not in html, "items come from the API, never in the page"

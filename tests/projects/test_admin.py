@@ -36,7 +36,9 @@ def world(project, mallory, bob, staff) -> dict[str, Any]:
     membership_for_bob = Membership.objects.create(project=theirs, user=bob, role=Role.RATER)
     for p in (project, theirs):
         hold = item_claim(project=p, rater=bob)[0]
-        annotation_submit(item=hold.item, rater=bob, value="positive", client_id=uuid.uuid4())
+        annotation_submit(
+            project=p, item_id=hold.item.pk, rater=bob, value="positive", client_id=uuid.uuid4()
+        )
         item_claim(project=p, rater=bob)
     membership_for_bob.delete()
     return {"ours": project, "theirs": theirs}
