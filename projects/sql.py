@@ -16,7 +16,9 @@ converters (`Loader`), so both databases read and write the same representation 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 from django.db import connection
@@ -30,22 +32,57 @@ def locking(clause: str) -> str:
     return f" {clause}" if connection.vendor == "postgresql" else ""
 
 
-def fetch_all(sql: str, params: Sequence[Any]) -> list[Row]:
-    with connection.cursor() as cursor:
+@contextmanager
+def _cursor() -> Iterator[Any]:
+    """A cursor that lets PostgreSQL keep each statement prepared.
+
+    Django's own PostgreSQL cursors bind parameters on the client, so the server parses and
+    plans every statement anew. A plain psycopg cursor on the same connection binds on the
+    server, and psycopg prepares a statement once it has run `prepare_threshold` times on the
+    connection (DATABASES OPTIONS, config/settings/base.py). Same connection, same transaction;
+    errors are Django's (IntegrityError, ...), and the statement is recorded where Django
+    records queries (tests that count queries, DEBUG)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+def _run(cursor: Any, sql: str, params: Sequence[Any]) -> None:
+    if connection.vendor != "postgresql" or not connection.queries_logged:
         cursor.execute(sql, params)
+        return
+    start = time.monotonic()
+    try:
+        cursor.execute(sql, params)
+    finally:
+        connection.queries_log.append(
+            {"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}"}
+        )
+
+
+def fetch_all(sql: str, params: Sequence[Any]) -> list[Row]:
+    with _cursor() as cursor:
+        _run(cursor, sql, params)
         return cursor.fetchall()
 
 
 def fetch_one(sql: str, params: Sequence[Any]) -> Row | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with _cursor() as cursor:
+        _run(cursor, sql, params)
         return cursor.fetchone()
 
 
 def execute(sql: str, params: Sequence[Any]) -> int:
     """Run a statement; return how many rows it changed."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with _cursor() as cursor:
+        _run(cursor, sql, params)
         return cursor.rowcount
 
 
