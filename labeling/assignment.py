@@ -91,16 +91,33 @@ def _hold_from_row(row: sql.Row) -> Hold:
     return Hold(assignment=held, item=item)
 
 
-def _membership_lock(project: Project, rater: AbstractBaseUser) -> None:
-    """Lock the rater's membership row. Claims of one rater in one project are serialized by it,
-    so two tabs (or a retried request) cannot both take a new lease at once."""
+@dataclass(frozen=True)
+class MembershipState:
+    any_lease_expired: bool  # in the whole project
+    labeled_total: int  # the rater's labeled items in the project
+    labeled_today: int
+
+
+def _membership_lock(project: Project, rater: AbstractBaseUser, now: datetime) -> MembershipState:
+    """Lock the rater's membership row; read their counts, and whether any lease of the project
+    has expired.
+
+    Claims of one rater in one project are serialized by the lock, so two tabs (or a retried
+    request) cannot both take a new lease at once. The expiry check rides along in the same
+    statement (served by the partial index `assignment_lease_expiry`): nearly always there is
+    none, and the claim then pays nothing more for reclaiming."""
     found = sql.fetch_one(
-        "SELECT id FROM projects_membership WHERE project_id = %s AND user_id = %s"
+        "SELECT EXISTS (SELECT 1 FROM labeling_assignment WHERE project_id = %s"
+        " AND status = 'leased' AND expires_at <= %s), labeled_total,"
+        " CASE WHEN labeled_on = %s THEN labeled_today ELSE 0 END"
+        " FROM projects_membership WHERE project_id = %s AND user_id = %s"
         + sql.locking("FOR UPDATE"),
-        [project.pk, rater.pk],
-    )
+        [project.pk, sql.param(Assignment, "expires_at", now),
+         sql.param(Membership, "labeled_on", timezone.localdate(now)), project.pk, rater.pk],
+    )  # fmt: skip
     if found is None:
         raise NotAMember("You are not a member of this project.")
+    return MembershipState(bool(found[0]), int(found[1]), int(found[2]))
 
 
 def _holds(project: Project, rater: AbstractBaseUser, now: datetime, limit: int) -> list[Hold]:
@@ -109,8 +126,8 @@ def _holds(project: Project, rater: AbstractBaseUser, now: datetime, limit: int)
         f"SELECT {ITEM_COLUMNS}, {ASSIGNMENTS.columns('a')}"
         " FROM labeling_assignment a JOIN projects_item i ON i.id = a.item_id"
         " LEFT JOIN projects_imageblob b ON b.id = i.image_id"
-        " WHERE a.project_id = %s AND a.rater_id = %s"
-        " AND (a.status = 'assigned' OR (a.status = 'leased' AND a.expires_at > %s))"
+        " WHERE a.project_id = %s AND a.rater_id = %s AND a.status IN ('assigned', 'leased')"
+        " AND (a.status = 'assigned' OR a.expires_at > %s)"
         " ORDER BY CASE WHEN a.status = 'leased' THEN 0 ELSE 1 END, a.id LIMIT %s",
         [project.pk, rater.pk, sql.param(Assignment, "expires_at", now), limit],
     )
@@ -229,17 +246,11 @@ def _lease_create(
     return int(row[0])
 
 
-def expired_leases_exist(project: Project, now: datetime) -> bool:
-    """Whether any lease of the project is past its expiry (served by the partial index
-    `assignment_lease_expiry`); a claim reclaims them only then."""
-    return (
-        sql.fetch_one(
-            "SELECT 1 FROM labeling_assignment WHERE project_id = %s AND status = 'leased'"
-            " AND expires_at <= %s LIMIT 1",
-            [project.pk, sql.param(Assignment, "expires_at", now)],
-        )
-        is not None
-    )
+@dataclass(frozen=True)
+class Claim:
+    holds: list[Hold]
+    labeled_total: int  # the rater's counts, read with the claim (the page shows them)
+    labeled_today: int
 
 
 def item_claim(
@@ -250,19 +261,31 @@ def item_claim(
     now: datetime | None = None,
     rng: random.Random | None = None,
 ) -> list[Hold]:
-    """Return up to `hold` items the rater may label now, oldest hold first.
+    """Return up to `hold` items the rater may label now, oldest hold first (`rater_claim`)."""
+    return rater_claim(project=project, rater=rater, hold=hold, now=now, rng=rng).holds
+
+
+def rater_claim(
+    *,
+    project: Project,
+    rater: AbstractBaseUser,
+    hold: int = 1,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> Claim:
+    """Up to `hold` items the rater may label now, oldest hold first, with the rater's counts.
 
     The rater's current leases and assignments come first, so reloading the page returns the
     same item; new leases are taken only to fill up to `hold` (at most MAX_HOLD: the page keeps
-    the next item prefetched). An empty list means the rater's queue is empty.
+    the next item prefetched). No holds means the rater's queue is empty.
     """
     now = now or timezone.now()
     hold = max(1, min(hold, MAX_HOLD))
-    if expired_leases_exist(project, now):
-        leases_reclaim_expired(project=project, now=now)
     rng = rng or random.Random()
     with transaction.atomic():
-        _membership_lock(project, rater)
+        membership = _membership_lock(project, rater, now)
+        if membership.any_lease_expired:
+            leases_reclaim_expired(project=project, now=now)
         holds = _holds(project, rater, now, hold)
         expires_at = now + timedelta(minutes=project.lease_minutes)
         while len(holds) < hold:
@@ -280,7 +303,7 @@ def item_claim(
             lease = (lease_id, project.pk, item_id, rater.pk, AssignmentStatus.LEASED,
                      expires_at, is_gold)  # fmt: skip
             holds.append(_hold_from_row((*row, *lease)))
-    return holds
+    return Claim(holds, membership.labeled_total, membership.labeled_today)
 
 
 def lease_renew(*, assignment: Assignment, now: datetime | None = None) -> bool:

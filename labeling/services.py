@@ -18,7 +18,7 @@ from labeling.errors import ItemClosed, ItemNotFound, LeaseExpired, NoLease
 from labeling.models import Annotation, AnnotationRevision, Assignment, AssignmentStatus
 from labeling.values import annotation_value_clean, gold_matches
 from projects import sql
-from projects.models import Item, ItemStatus, LabelKind, Project
+from projects.models import Item, ItemStatus, LabelKind, Membership, Project
 
 MAX_TIME_SPENT_MS = 6 * 60 * 60 * 1000  # a client clock gone wrong must not poison the stats
 
@@ -39,7 +39,8 @@ def _label_values(project: Project) -> set[str]:
 ANNOTATIONS = sql.Loader(Annotation)
 
 
-def _replay(client_id: uuid.UUID, rater: AbstractBaseUser) -> Annotation | None:
+def _replay(client_id: uuid.UUID, rater: AbstractBaseUser, item_id: int) -> Annotation | None:
+    """The annotation a submit with this client_id already wrote, if any."""
     row = sql.fetch_one(
         f"SELECT {ANNOTATIONS.columns()} FROM labeling_annotation WHERE id = ("
         "SELECT annotation_id FROM labeling_annotationrevision WHERE client_id = %s)",
@@ -48,8 +49,8 @@ def _replay(client_id: uuid.UUID, rater: AbstractBaseUser) -> Annotation | None:
     if row is None:
         return None
     annotation = ANNOTATIONS.load(row)
-    if annotation.rater_id != rater.pk:
-        raise NoLease("This client_id belongs to another rater's submit.")
+    if annotation.rater_id != rater.pk or annotation.item_id != item_id:
+        raise NoLease("This client_id belongs to another submit; generate one per submit.")
     return annotation
 
 
@@ -74,15 +75,12 @@ def annotation_submit(
     ItemClosed error (HTTP 409), or ItemNotFound when the project has no such item.
 
     The first label is the hot path of the whole application (one per item per rater), so it
-    is hand-written SQL: one read that locks, four writes (projects/sql.py says why).
+    is hand-written SQL: one read that locks, the label schema, five writes (projects/sql.py
+    says why).
     """
     now = now or timezone.now()
     client_id = uuid.UUID(str(client_id))
     time_spent_ms = max(0, min(int(time_spent_ms or 0), MAX_TIME_SPENT_MS))
-    if (replayed := _replay(client_id, rater)) is not None:
-        return SubmitResult(annotation=replayed, created=False, replayed=True)
-    labels = _label_values(project) if project.label_kind != LabelKind.RATING else set()
-    clean = annotation_value_clean(project=project, value=value, label_values=labels)
     stamp = sql.param(Annotation, "created_at", now)
     try:
         with transaction.atomic():
@@ -101,8 +99,17 @@ def annotation_submit(
                     raise ItemNotFound("No item with this id in this project.")
                 raise NoLease("You do not hold this item: take items from your queue.")
             assignment_id, assignment_status, item_status, is_gold, gold_value = held
+            # Only a submitted item can have seen this client_id: a retry of a first label finds
+            # the row submitted, as do two copies of one request, serialized by the lock above.
+            # (A client_id reused for another item fails the insert below: see the except.)
+            if assignment_status == AssignmentStatus.SUBMITTED and (
+                replayed := _replay(client_id, rater, item_id)
+            ):
+                return SubmitResult(annotation=replayed, created=False, replayed=True)
             if item_status == ItemStatus.RESOLVED:
                 raise ItemClosed("A lead has resolved this item; its labels can no longer change.")
+            labels = _label_values(project) if project.label_kind != LabelKind.RATING else set()
+            clean = annotation_value_clean(project=project, value=value, label_values=labels)
             gold_correct = (
                 gold_matches(value=clean, gold_value=json.loads(gold_value)) if is_gold else None
             )
@@ -144,6 +151,13 @@ def annotation_submit(
                 " updated_at = %s WHERE id = %s",
                 [stamp, assignment_id],
             )
+            today = sql.param(Membership, "labeled_on", timezone.localdate(now))
+            sql.execute(
+                "UPDATE projects_membership SET labeled_total = labeled_total + 1,"
+                " labeled_today = CASE WHEN labeled_on = %s THEN labeled_today + 1 ELSE 1 END,"
+                " labeled_on = %s WHERE project_id = %s AND user_id = %s",
+                [today, today, project.pk, rater.pk],
+            )
             # The k-th label makes the item labeled (ready for agreement).
             sql.execute(
                 "UPDATE projects_item SET annotation_count = annotation_count + 1, status = CASE"
@@ -153,9 +167,9 @@ def annotation_submit(
             )
             return SubmitResult(annotation=annotation, created=True, replayed=False)
     except IntegrityError:
-        # Two copies of the same request raced past the replay check; the loser hit the unique
-        # client_id and rolled back. Return what the winner wrote.
-        if (replayed := _replay(client_id, rater)) is not None:
+        # The client_id is taken: by another submit, which is an error; or (defensively: the
+        # lock above orders copies of one request) by a copy of this one, whose answer stands.
+        if (replayed := _replay(client_id, rater, item_id)) is not None:
             return SubmitResult(annotation=replayed, created=False, replayed=True)
         raise
 

@@ -144,6 +144,13 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.RATER)
+    # The member's labeled items in this project, kept by each first submit (a change of label
+    # does not count): the labeling page shows them with every item, and counting annotations
+    # there grew with the rater's work. `labeled_today` counts since midnight (TIME_ZONE) of
+    # `labeled_on`, and is 0 for any later day.
+    labeled_total = models.PositiveIntegerField(default=0)
+    labeled_today = models.PositiveIntegerField(default=0)
+    labeled_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

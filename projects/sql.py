@@ -21,20 +21,26 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
 Row = tuple[Any, ...]
 
 
+def _db() -> Any:
+    """The default connection itself. `django.db.connection` is a proxy that looks the
+    connection up at every attribute access, which a hot path pays for dozens of times."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def locking(clause: str) -> str:
     """A row-locking clause (`FOR UPDATE ...`) on PostgreSQL; nothing on SQLite."""
-    return f" {clause}" if connection.vendor == "postgresql" else ""
+    return f" {clause}" if _db().vendor == "postgresql" else ""
 
 
 @contextmanager
-def _cursor() -> Iterator[Any]:
-    """A cursor that lets PostgreSQL keep each statement prepared.
+def _cursor() -> Iterator[tuple[Any, Any]]:
+    """The connection and a cursor that lets PostgreSQL keep each statement prepared.
 
     Django's own PostgreSQL cursors bind parameters on the client, so the server parses and
     plans every statement anew. A plain psycopg cursor on the same connection binds on the
@@ -42,54 +48,60 @@ def _cursor() -> Iterator[Any]:
     connection (DATABASES OPTIONS, config/settings/base.py). Same connection, same transaction;
     errors are Django's (IntegrityError, ...), and the statement is recorded where Django
     records queries (tests that count queries, DEBUG)."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            yield cursor
+    db = _db()
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
+            yield db, cursor
         return
     import psycopg
 
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
+    if db.connection is None:
+        db.ensure_connection()
+    db.validate_no_broken_transaction()
+    # One cursor per connection, kept: making a psycopg cursor copies the connection's adapters.
+    cursor = db.__dict__.get("_accord_cursor")
+    if cursor is None or cursor.connection is not db.connection or cursor.closed:
+        cursor = db.__dict__["_accord_cursor"] = psycopg.Cursor(db.connection)
+    with db.wrap_database_errors:
+        yield db, cursor
 
 
-def _run(cursor: Any, sql: str, params: Sequence[Any]) -> None:
-    if connection.vendor != "postgresql" or not connection.queries_logged:
+def _run(db: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
+    if db.vendor != "postgresql" or not db.queries_logged:
         cursor.execute(sql, params)
         return
     start = time.monotonic()
     try:
         cursor.execute(sql, params)
     finally:
-        connection.queries_log.append(
+        db.queries_log.append(
             {"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}"}
         )
 
 
 def fetch_all(sql: str, params: Sequence[Any]) -> list[Row]:
-    with _cursor() as cursor:
-        _run(cursor, sql, params)
+    with _cursor() as (db, cursor):
+        _run(db, cursor, sql, params)
         return cursor.fetchall()
 
 
 def fetch_one(sql: str, params: Sequence[Any]) -> Row | None:
-    with _cursor() as cursor:
-        _run(cursor, sql, params)
+    with _cursor() as (db, cursor):
+        _run(db, cursor, sql, params)
         return cursor.fetchone()
 
 
 def execute(sql: str, params: Sequence[Any]) -> int:
     """Run a statement; return how many rows it changed."""
-    with _cursor() as cursor:
-        _run(cursor, sql, params)
+    with _cursor() as (db, cursor):
+        _run(db, cursor, sql, params)
         return cursor.rowcount
 
 
 def param(model: type[Model], field: str, value: Any) -> Any:
     """`value` as the database stores `model.field` (a UUID as hex on SQLite, JSON wrapped for
     psycopg, a datetime as text on SQLite), as the ORM would write it."""
-    return model._meta.get_field(field).get_db_prep_save(value, connection)
+    return model._meta.get_field(field).get_db_prep_save(value, _db())
 
 
 M = TypeVar("M", bound=Model)
@@ -111,29 +123,31 @@ class Loader(Generic[M]):
         self.fields = [f for f in concrete if f.attname in wanted]
         self.attnames = tuple(f.attname for f in self.fields)
         self._converters: dict[str, list[tuple[int, list[Any]]]] = {}
+        self._columns: dict[str, str] = {}
 
     def columns(self, alias: str = "") -> str:
-        prefix = f"{alias}." if alias else ""
-        return ", ".join(f"{prefix}{field.column}" for field in self.fields)
+        if alias not in self._columns:
+            prefix = f"{alias}." if alias else ""
+            self._columns[alias] = ", ".join(f"{prefix}{field.column}" for field in self.fields)
+        return self._columns[alias]
 
-    def _converters_now(self) -> list[tuple[int, list[Any]]]:
-        if connection.vendor not in self._converters:
+    def _converters_now(self, db: Any) -> list[tuple[int, list[Any]]]:
+        if db.vendor not in self._converters:
             found = []
             for index, field in enumerate(self.fields):
                 column = field.get_col(self.model._meta.db_table)
-                funcs = connection.ops.get_db_converters(column) + field.get_db_converters(
-                    connection
-                )
+                funcs = db.ops.get_db_converters(column) + field.get_db_converters(db)
                 if funcs:
                     found.append((index, funcs))
-            self._converters[connection.vendor] = found
-        return self._converters[connection.vendor]
+            self._converters[db.vendor] = found
+        return self._converters[db.vendor]
 
     def load(self, values: Sequence[Any]) -> M:
+        db = _db()
         converted = list(values)
-        for index, funcs in self._converters_now():
+        for index, funcs in self._converters_now(db):
             value = converted[index]
             for func in funcs:
-                value = func(value, self.fields[index], connection)
+                value = func(value, self.fields[index], db)
             converted[index] = value
-        return self.model.from_db(connection.alias, self.attnames, converted)
+        return self.model.from_db(db.alias, self.attnames, converted)

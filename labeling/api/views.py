@@ -17,7 +17,7 @@ from labeling import assignment, services
 from labeling.api import serializers as s
 from labeling.errors import LabelingError, LeaseExpired
 from labeling.models import Assignment
-from labeling.selectors import rater_history, rater_progress
+from labeling.selectors import project_remaining, rater_history, rater_progress
 from projects.api.permissions import (
     PROJECT_NOT_FOUND,
     IsProjectLead,
@@ -67,14 +67,17 @@ class ClaimView(_ProjectView):
         data.is_valid(raise_exception=True)
         project = self.project()
         try:
-            holds = assignment.item_claim(
+            claim = assignment.rater_claim(
                 project=project, rater=request.user, hold=data.validated_data["hold"]
             )
         except LabelingError as error:
             _raise(error)
-        return Response(
-            {"items": [s.hold_data(h) for h in holds], "progress": self.progress(project)}
-        )
+        progress = {
+            "mine_today": claim.labeled_today,
+            "mine_total": claim.labeled_total,
+            "project_remaining": project_remaining(project=project),
+        }
+        return Response({"items": [s.hold_data(h) for h in claim.holds], "progress": progress})
 
 
 class SubmitView(_ProjectView):

@@ -433,6 +433,23 @@ def test_another_raters_client_id_is_refused(alice, bob, carol):
     submit(bob_hold.item, bob, client_id=client_id)
     with pytest.raises(NoLease):
         submit(carol_hold.item, carol, client_id=client_id)
+    assert not Annotation.objects.filter(rater=carol).exists(), "the refused submit left nothing"
+
+
+def test_a_client_id_reused_for_another_item_is_refused_and_writes_nothing(alice, bob):
+    project = sentiment(alice, [bob])
+    make_items(project, 2)
+    first, second = item_claim(project=project, rater=bob, hold=2)
+    client_id = uuid.uuid4()
+    submit(first.item, bob, client_id=client_id)
+    with pytest.raises(NoLease, match="another submit"):
+        submit(second.item, bob, "negative", client_id=client_id)
+    assert list(Annotation.objects.filter(rater=bob).values_list("item_id", flat=True)) == [
+        first.item.pk
+    ]
+    assert Item.objects.get(pk=second.item.pk).annotation_count == 0
+    again = submit(second.item, bob, "negative")
+    assert again.created, "the item is still the rater's to label"
 
 
 def test_changing_a_label_adds_a_revision_and_keeps_the_annotation(alice, bob):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.cache import cache
 
@@ -44,3 +46,57 @@ def test_a_process_keeps_its_copy_only_while_the_shared_value_is_fresh(project, 
     cache.delete(key)
     assert project_remaining(project=project) == 5, "a stale copy is never served"
     cache.clear()
+
+
+def test_the_raters_counts_follow_first_submits_only_and_today_starts_at_midnight(project, bob):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labeling.assignment import item_claim, rater_claim
+    from labeling.selectors import rater_progress
+    from labeling.services import annotation_submit
+
+    make_items(project, 3)
+    now = timezone.now()
+    first, second = item_claim(project=project, rater=bob, hold=2, now=now)
+    for hold in (first, second):
+        annotation_submit(project=project, item_id=hold.item.pk, rater=bob, value="positive",
+                          client_id=uuid.uuid4(), now=now)  # fmt: skip
+    annotation_submit(project=project, item_id=first.item.pk, rater=bob, value="negative",
+                      client_id=uuid.uuid4(), now=now)  # fmt: skip
+    progress = rater_progress(project=project, rater=bob, now=now)
+    assert (progress.mine_total, progress.mine_today) == (2, 2), "a change is not a new label"
+    claim = rater_claim(project=project, rater=bob, now=now)
+    assert (claim.labeled_total, claim.labeled_today) == (2, 2)
+
+    tomorrow = now + timedelta(days=1)
+    progress = rater_progress(project=project, rater=bob, now=tomorrow)
+    assert (progress.mine_total, progress.mine_today) == (2, 0)
+    third = claim.holds[0]
+    annotation_submit(project=project, item_id=third.item.pk, rater=bob, value="positive",
+                      client_id=uuid.uuid4(), now=tomorrow)  # fmt: skip
+    progress = rater_progress(project=project, rater=bob, now=tomorrow)
+    assert (progress.mine_total, progress.mine_today) == (3, 1)
+
+
+def test_the_migration_counts_labels_stored_before_the_counters(project, bob, carol):
+    import importlib
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    from labeling.assignment import item_claim
+    from labeling.services import annotation_submit
+    from projects.models import Membership
+
+    make_items(project, 3)
+    for hold in item_claim(project=project, rater=bob, hold=3):
+        annotation_submit(project=project, item_id=hold.item.pk, rater=bob, value="positive",
+                          client_id=uuid.uuid4())  # fmt: skip
+    Membership.objects.update(labeled_total=0, labeled_today=0, labeled_on=None)
+    migration = importlib.import_module("projects.migrations.0003_membership_labeled_counts")
+    migration.count_existing_labels(None, SimpleNamespace(connection=connection))
+    counts = {m.user.username: (m.labeled_total, m.labeled_today)
+              for m in Membership.objects.filter(project=project)}  # fmt: skip
+    assert counts == {"alice": (0, 0), "bob": (3, 3), "carol": (0, 0)}
