@@ -834,12 +834,18 @@ def main() -> None:
                 f"\n## {date.today().isoformat()}: assignment engine over HTTP, "
                 f"{options.items:,} items, k=3\n\n"
                 f"Machine: {machine()}. Load average before the run: {load_average()}.\n"
-                f"Command: `{command}`. gunicorn {options.workers} sync workers on 127.0.0.1, "
-                "REDIS_URL set (cache), CONN_MAX_AGE=600, the project's remaining count cached "
+                f"Command: `{command}`. gunicorn {options.workers} "
+                + (
+                    f"gthread workers x {options.threads} threads"
+                    if options.threads > 1
+                    else "sync workers"
+                )
+                + " on 127.0.0.1, raters on http.client, REDIS_URL set (cache), CONN_MAX_AGE=600,"
+                " prepared statements (psycopg prepare_threshold 5), the remaining count cached "
                 + (
                     f"{options.progress_cache_seconds} s"
                     if options.progress_cache_seconds is not None
-                    else "for the app's default 5 s"
+                    else "for the app's default 30 s"
                 )
                 + ".\n\n"
                 "```\n" + "\n".join(lines) + "\n```\n\n"

@@ -277,3 +277,17 @@ def test_seed_demo_prints_passwords_once_and_a_second_run_changes_nothing(
     assert "Project 'Handwritten digits' exists." in again
     for username, password in printed.items():
         assert User.objects.get(username=username).check_password(password)
+
+
+@pytest.mark.django_db
+def test_the_hot_paths_statements_are_prepared_and_planned_at_each_run_on_postgres() -> None:
+    from django.db import connection
+
+    from projects import sql
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's; set DATABASE_URL=postgres://...")
+    for _ in range(6):  # psycopg prepares a statement at its fifth run on a connection
+        assert sql.fetch_one("SELECT %s::int + 1", [41]) == (42,)
+    assert sql.fetch_one("SELECT count(*) FROM pg_prepared_statements", [])[0] >= 1
+    assert sql.fetch_one("SHOW plan_cache_mode", []) == ("force_custom_plan",)

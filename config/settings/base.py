@@ -96,7 +96,15 @@ if IS_POSTGRES:
     # bind on the client and are never prepared. Behind a pooler that cannot keep prepared
     # statements (PgBouncer before 1.21 in transaction mode), set it to 0: off.
     threshold = int(os.environ.get("ACCORD_PG_PREPARE_THRESHOLD", "5"))
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = threshold or None
+    pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    pg_options["prepare_threshold"] = threshold or None
+    # Prepared statements are planned afresh at each run (parsing is still saved). With
+    # PostgreSQL's default, a statement switches to a generic plan after five runs, and once
+    # autoanalyze had moved the statistics mid-run those generic plans made the database's CPU
+    # per labeled item double within two minutes (bench/RESULTS.md, 2026-11-23).
+    pg_options["options"] = " ".join(
+        filter(None, [pg_options.get("options", ""), "-c plan_cache_mode=force_custom_plan"])
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
