@@ -622,6 +622,7 @@ def claim_query_plan(project: Any, username: str) -> str:
     from django.test.utils import CaptureQueriesContext
 
     from labeling.assignment import item_claim
+    from projects import sql
 
     rater = get_user_model().objects.get(username=username)
     with connection.cursor() as cursor:
@@ -629,16 +630,16 @@ def claim_query_plan(project: Any, username: str) -> str:
     with transaction.atomic(), CaptureQueriesContext(connection) as captured:
         item_claim(project=project, rater=rater, hold=1)
         transaction.set_rollback(True)
-    sql = next(
-        q["sql"] for q in captured.captured_queries
-        if q["sql"].startswith('SELECT "projects_item"') and "SKIP LOCKED" in q["sql"]
+    pick = next(
+        q for q in captured.captured_queries
+        if "SKIP LOCKED" in q.get("statement", "") and "win JOIN projects_item" in q["statement"]
     )  # fmt: skip
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    with transaction.atomic():
+        rows = sql.fetch_all("EXPLAIN (ANALYZE, BUFFERS) " + pick["statement"], pick["params"])
         transaction.set_rollback(True)
-    short_sql = re.sub(r'SELECT .*? FROM "projects_item"', 'SELECT ... FROM "projects_item"', sql)
-    return f"{short_sql}\n\n{plan}"
+    plan = "\n".join(row[0] for row in rows)
+    short_sql = re.sub(r"^SELECT .*? FROM \(", "SELECT ... FROM (", pick["statement"])
+    return f"{short_sql}\n-- params {pick['params']}\n\n{plan}"
 
 
 def rater_far_ahead(project: Any, done: int) -> str:

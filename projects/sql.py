@@ -75,8 +75,9 @@ def _run(db: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
         cursor.execute(sql, params)
     finally:
         db.queries_log.append(
-            {"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}"}
-        )
+            {"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}",
+             "statement": sql, "params": list(params)}
+        )  # fmt: skip
 
 
 def fetch_all(sql: str, params: Sequence[Any]) -> list[Row]:

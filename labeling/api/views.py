@@ -9,6 +9,8 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -58,18 +60,23 @@ class _ProjectView(APIView):
         return asdict(rater_progress(project=project, rater=self.request.user))
 
 
-class ClaimView(_ProjectView):
+class _HotView(_ProjectView):
+    """Claim and submit, the two requests of every labeled item: JSON only, so that content
+    negotiation has one renderer to consider."""
+
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+
+class ClaimView(_HotView):
     @extend_schema(request=s.ClaimInputSerializer, responses=s.ClaimOutputSerializer)
     def post(self, request: Request, project_pk: int) -> Response:
         """The rater's current item(s): their live leases and assignments first (a reload gets
         the same item), then new leases up to `hold` (2 keeps the next item prefetched)."""
-        data = s.ClaimInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        hold = s.claim_input(request.data)
         project = self.project()
         try:
-            claim = assignment.rater_claim(
-                project=project, rater=request.user, hold=data.validated_data["hold"]
-            )
+            claim = assignment.rater_claim(project=project, rater=request.user, hold=hold)
         except LabelingError as error:
             _raise(error)
         progress = {
@@ -80,16 +87,15 @@ class ClaimView(_ProjectView):
         return Response({"items": [s.hold_data(h) for h in claim.holds], "progress": progress})
 
 
-class SubmitView(_ProjectView):
+class SubmitView(_HotView):
     @extend_schema(request=s.SubmitInputSerializer, responses=s.SubmitOutputSerializer)
     def post(self, request: Request, project_pk: int, item_pk: int) -> Response:
         """Label an item (or change the label). Retrying with the same client_id is safe. The
         rater's counts come with the next claim (or from progress/)."""
-        data = s.SubmitInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = s.submit_input(request.data)
         try:
             result = services.annotation_submit(
-                project=self.project(), item_id=item_pk, rater=request.user, **data.validated_data
+                project=self.project(), item_id=item_pk, rater=request.user, **data
             )
         except LabelingError as error:
             _raise(error)

@@ -242,3 +242,47 @@ def test_the_hand_built_answers_match_their_documented_serializers(project, bob)
     )  # fmt: skip
     stored = Annotation.objects.get(pk=result.annotation.pk)
     assert s.annotation_data(result.annotation) == s.AnnotationOutSerializer(stored).data
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"hold": 4}, "hold", "less than or equal to 3"),
+        ({"hold": 0}, "hold", "greater than or equal to 1"),
+        ({"hold": "two"}, "hold", "valid integer"),
+        ({"hold": True}, "hold", "valid integer"),
+    ],
+)
+def test_a_bad_claim_names_the_field(project, bob, body, field, message):
+    response = client_for(bob).post(url(project, "claim/"), body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert field in error["fields"] and message in error["fields"][field][0]
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"client_id": str(uuid.uuid4())}, "value", "required"),
+        ({"value": "positive"}, "client_id", "required"),
+        ({"value": "positive", "client_id": "not-a-uuid"}, "client_id", "valid UUID"),
+        ({"value": "positive", "client_id": str(uuid.uuid4()), "time_spent_ms": -5},
+         "time_spent_ms", "greater than or equal to 0"),
+    ],
+)  # fmt: skip
+def test_a_bad_submit_names_the_field_and_stores_nothing(project, bob, body, field, message):
+    make_items(project, 1)
+    api = client_for(bob)
+    item_id = claim(api, project)["items"][0]["item"]["id"]
+    response = api.post(url(project, f"items/{item_id}/submit/"), body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert message in error["fields"][field][0], error
+    assert not Annotation.objects.exists()
+    assert (
+        api.post(url(project, "claim/"), "[1, 2]", content_type="application/json").json()["error"][
+            "message"
+        ]
+        == "Expected a JSON object."
+    )
