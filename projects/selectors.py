@@ -54,8 +54,12 @@ def project_with_role(
     )
     if row is None:
         return None, None
-    role = Role.LEAD if getattr(user, "is_superuser", False) else row[-1]
-    return _PROJECTS.load(row[:-1]), role
+    return _PROJECTS.load(row[:-1]), member_role(user, row[-1])
+
+
+def member_role(user: AbstractBaseUser | AnonymousUser, membership_role: str | None) -> str | None:
+    """The role a user acts with, given their membership's: superusers are leads everywhere."""
+    return Role.LEAD if getattr(user, "is_superuser", False) else membership_role
 
 
 def projects_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:

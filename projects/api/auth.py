@@ -12,7 +12,9 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from projects.models import ApiToken
+from projects.api.permissions import remember_project, url_project_id
+from projects.models import ApiToken, Project
+from projects.selectors import member_role
 from projects.sql import Loader, fetch_one
 
 
@@ -22,24 +24,35 @@ def token_hash(secret: str) -> str:
 
 _TOKENS = Loader(ApiToken, ("id", "user_id", "last_used_at"))
 _USERS = Loader(get_user_model())
+_PROJECTS = Loader(Project)
 
 
-def token_with_user(key_hash: str) -> ApiToken | None:
-    """The live token with this hash and its user, in one query. Written out as SQL: every API
-    request of a rater's page or a pipeline pays for it, and the ORM's compilation of the same
-    query cost more than all the rest of the authentication."""
+def token_with_user(
+    key_hash: str, project_id: int | None = None
+) -> tuple[ApiToken | None, Project | None, str | None]:
+    """The live token with this hash and its user, in one query; with `project_id`, the same
+    query reads that project and the user's membership role in it (both None when there is no
+    such project or membership), which the permission check and the view need next.
+
+    Written out as SQL: every API request of a rater's page or a pipeline pays for it, and the
+    ORM's compilation of the same query cost more than all the rest of the authentication."""
+    users = get_user_model()._meta.db_table
     row = fetch_one(
-        f"SELECT {_TOKENS.columns('t')}, {_USERS.columns('u')} FROM projects_apitoken t"
-        f" JOIN {get_user_model()._meta.db_table} u ON u.id = t.user_id"
+        f"SELECT {_TOKENS.columns('t')}, {_USERS.columns('u')}, {_PROJECTS.columns('p')}, m.role"
+        f" FROM projects_apitoken t JOIN {users} u ON u.id = t.user_id"
+        " LEFT JOIN projects_project p ON p.id = %s"
+        " LEFT JOIN projects_membership m ON m.project_id = p.id AND m.user_id = u.id"
         " WHERE t.key_hash = %s AND t.revoked_at IS NULL",
-        [key_hash],
+        [project_id, key_hash],
     )
     if row is None:
-        return None
-    n_token = len(_TOKENS.attnames)
+        return None, None, None
+    n_token, n_user = len(_TOKENS.attnames), len(_USERS.attnames)
     token = _TOKENS.load(row[:n_token])
-    token.user = _USERS.load(row[n_token:])
-    return token
+    token.user = _USERS.load(row[n_token : n_token + n_user])
+    project_values = row[n_token + n_user : -1]
+    project = _PROJECTS.load(project_values) if project_values[0] is not None else None
+    return token, project, row[-1]
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -59,9 +72,12 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "The token contains invalid characters."
             ) from error
-        token = token_with_user(token_hash(secret))
+        project_id = url_project_id(request.parser_context.get("view"))
+        token, project, role = token_with_user(token_hash(secret), project_id)
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Unknown or revoked API token.")
+        if project_id is not None:
+            remember_project(request, project_id, project, member_role(token.user, role))
         now = timezone.now()
         # Write last_used_at at most once a minute: a pipeline pulling pages must not write a row
         # per request.

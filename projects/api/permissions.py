@@ -11,15 +11,17 @@ an action gets 403 with a message naming the role. Anonymous callers get 401.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from projects.models import Project, Role
 from projects.selectors import project_with_role
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
 
 PROJECT_NOT_FOUND = "No project with this id, or you are not a member of it."
 
@@ -29,9 +31,25 @@ def _project_id(view: APIView, obj: Any = None) -> int | None:
         if isinstance(obj, Project):
             return obj.pk
         return getattr(obj, "project_id", None)
+    return url_project_id(view)
+
+
+def url_project_id(view: APIView | None) -> int | None:
+    """The id of the project the view's URL names, if any."""
+    if view is None:
+        return None
     kwarg = getattr(view, "project_lookup_kwarg", "project_pk")
-    value = view.kwargs.get(kwarg)
+    value = getattr(view, "kwargs", {}).get(kwarg)
     return int(value) if value is not None and str(value).isdigit() else None
+
+
+def remember_project(
+    request: Request, project_id: int, project: Project | None, role: str | None
+) -> None:
+    """Record the project and the caller's role, read together with the caller's credentials
+    (projects/api/auth.py), so that the permission check and the view need no query."""
+    request.__dict__.setdefault("_accord_roles", {})[project_id] = role
+    request.__dict__.setdefault("_accord_projects", {})[project_id] = project
 
 
 def request_project_role(request: Request, project_id: int) -> str | None:
