@@ -33,8 +33,11 @@ class Assignment(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    # PROTECT, as for annotations: deleting a user would drop the rows that count their slots
+    # (the items could then never reach k raters) and their skips. Deactivate users instead;
+    # removing a member (projects.services.membership_remove) gives their holds back.
     rater = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
     )
     status = models.CharField(max_length=10, choices=AssignmentStatus.choices)
     expires_at = models.DateTimeField(null=True, blank=True)

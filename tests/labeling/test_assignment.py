@@ -26,7 +26,7 @@ from labeling.assignment import (
 from labeling.errors import ItemClosed, LeaseExpired, NoLease, NotAMember
 from labeling.models import Annotation, AnnotationRevision, Assignment, AssignmentStatus
 from labeling.services import annotation_submit, item_skip
-from projects.models import Item, ItemStatus, Project
+from projects.models import Item, ItemStatus, Membership, Project
 from projects.services.items import item_update
 from projects.services.projects import item_priority_set
 from tests.factories import UserFactory, make_items, make_project
@@ -656,3 +656,21 @@ def test_a_claim_is_a_handful_of_queries_however_long_the_queue(
     # per candidate.
     with django_assert_max_num_queries(19):
         assert len(item_claim(project=project, rater=bob, hold=3)) == 3
+
+
+def test_a_user_holding_items_cannot_be_deleted_until_removed_from_the_project(alice, bob):
+    from django.db.models import ProtectedError
+
+    from projects.services.projects import membership_remove
+
+    project = sentiment(alice, [bob])
+    make_items(project, 2)
+    hold = claim_one(project, bob)
+    assert hold is not None
+    with pytest.raises(ProtectedError):
+        bob.delete()
+    assert Item.objects.get(pk=hold.item.pk).slots_taken == 1, "the slot still counts bob"
+    membership_remove(membership=Membership.objects.get(project=project, user=bob))
+    assert Item.objects.get(pk=hold.item.pk).slots_taken == 0
+    bob.delete()  # nothing of his is left to protect
+    assert not Assignment.objects.filter(item=hold.item).exists()
