@@ -19,10 +19,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model
+from django.db.models import Field, Model
 
 Row = tuple[Any, ...]
 
@@ -102,7 +102,7 @@ def execute(sql: str, params: Sequence[Any]) -> int:
 def param(model: type[Model], field: str, value: Any) -> Any:
     """`value` as the database stores `model.field` (a UUID as hex on SQLite, JSON wrapped for
     psycopg, a datetime as text on SQLite), as the ORM would write it."""
-    return model._meta.get_field(field).get_db_prep_save(value, _db())
+    return cast(Field, model._meta.get_field(field)).get_db_prep_save(value, _db())
 
 
 M = TypeVar("M", bound=Model)
