@@ -6,7 +6,8 @@ Invariants, all kept by the database:
   submitted or skipped);
 - never more than k raters hold or have labeled a regular item: `Item.slots_taken` counts them,
   the claim takes only items with `slots_taken < k` and increments it while holding the item's
-  row lock (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite serializes whole write transactions);
+  row lock (PostgreSQL `FOR NO KEY UPDATE SKIP LOCKED`; SQLite serializes whole write
+  transactions);
 - an expired lease is marked expired, and its slot freed, by the next claim in the project: no
   scheduled job is needed (`leases_tidy` only tidies projects nobody is claiming in).
 
@@ -197,7 +198,10 @@ def _first_not_done(
     return sql.fetch_one(
         f"SELECT {ITEM_COLUMNS} FROM {source} LEFT JOIN projects_imageblob b ON b.id = i.image_id"
         f" WHERE {FREE_ITEM.format(t='i')}{level} AND {NOT_DONE} ORDER BY {order} LIMIT 1"
-        + sql.locking("FOR UPDATE OF i SKIP LOCKED"),
+        # NO KEY UPDATE: the claim changes no key of the item, so the lock need not block the
+        # foreign-key checks (KEY SHARE) of other raters' submits on the same item; claimers
+        # still exclude each other.
+        + sql.locking("FOR NO KEY UPDATE OF i SKIP LOCKED"),
         [*params, project.pk, k, rater.pk],
     )
 
