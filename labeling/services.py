@@ -84,6 +84,14 @@ def annotation_submit(
     stamp = sql.param(Annotation, "created_at", now)
     try:
         with transaction.atomic():
+            # The rater's membership row first, as a claim takes it: a claim holding it may
+            # reclaim leases and lock their items, so a submit that locked an item (a late or
+            # skipped label retakes its slot) and then waited for the row would deadlock.
+            sql.fetch_one(
+                "SELECT id FROM projects_membership WHERE project_id = %s AND user_id = %s"
+                + sql.locking("FOR NO KEY UPDATE"),
+                [project.pk, rater.pk],
+            )
             # The lock on the rater's assignment row orders this submit against a reclaim of the
             # same lease: whichever commits first wins, and the loser sees it. The item's status
             # is read in the same statement, afresh: a lead may have resolved it meanwhile.
@@ -151,12 +159,16 @@ def annotation_submit(
                 " updated_at = %s WHERE id = %s",
                 [stamp, assignment_id],
             )
+            # Forward only: a submit stamped just before midnight may commit after one stamped
+            # just after it; it counts in the total, not in the new day's count.
             today = sql.param(Membership, "labeled_on", timezone.localdate(now))
             sql.execute(
                 "UPDATE projects_membership SET labeled_total = labeled_total + 1,"
-                " labeled_today = CASE WHEN labeled_on = %s THEN labeled_today + 1 ELSE 1 END,"
-                " labeled_on = %s WHERE project_id = %s AND user_id = %s",
-                [today, today, project.pk, rater.pk],
+                " labeled_today = CASE WHEN labeled_on = %s THEN labeled_today + 1"
+                " WHEN labeled_on > %s THEN labeled_today ELSE 1 END,"
+                " labeled_on = CASE WHEN labeled_on > %s THEN labeled_on ELSE %s END"
+                " WHERE project_id = %s AND user_id = %s",
+                [today, today, today, today, project.pk, rater.pk],
             )
             # The k-th label makes the item labeled (ready for agreement).
             sql.execute(

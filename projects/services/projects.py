@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, time
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -171,12 +172,31 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
     membership, created = Membership.objects.get_or_create(
         project=project, user=user, defaults={"role": role}
     )
+    if created:
+        _labeled_counts_fill(membership)
     if not created and membership.role != role:
         if membership.role == Role.LEAD and _lead_count(project) == 1:
             raise ValidationError("A project keeps at least one lead.")
         membership.role = role
         membership.save(update_fields=["role"])
     return membership
+
+
+def _labeled_counts_fill(membership: Membership) -> None:
+    """A member who comes back keeps their counts: their annotations outlived the membership
+    row that counted them (labeling keeps the counters from then on)."""
+    from labeling.models import Annotation
+
+    mine = Annotation.objects.filter(project=membership.project_id, rater=membership.user_id)
+    total = mine.count()
+    if not total:
+        return
+    today = timezone.localdate()
+    midnight = timezone.make_aware(datetime.combine(today, time.min))
+    membership.labeled_total = total
+    membership.labeled_today = mine.filter(created_at__gte=midnight).count()
+    membership.labeled_on = today
+    membership.save(update_fields=["labeled_total", "labeled_today", "labeled_on"])
 
 
 @transaction.atomic

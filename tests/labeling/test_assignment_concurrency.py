@@ -366,3 +366,44 @@ def test_submit_racing_the_reclaim_of_its_expired_lease_has_exactly_one_winner()
             outcomes["submit won"] += 1
         assert invariant_violations(project) == []
     assert sum(outcomes.values()) == 15
+
+
+@postgres_only
+def test_a_late_label_and_the_same_raters_reclaiming_claim_do_not_deadlock(monkeypatch):
+    """The claim holds bob's membership row while it reclaims carol's expired lease on the
+    item; bob's late label needs that item's slot again. Both take the membership row first,
+    so the label waits for the claim instead of locking the item and deadlocking with it."""
+    from labeling import assignment
+
+    alice, bob, carol = (UserFactory(username=n) for n in ("alice", "bob", "carol"))
+    project = make_project(lead=alice, raters=[bob, carol], raters_per_item=2)
+    [item] = make_items(project, 1)
+    t0 = timezone.now()
+    item_claim(project=project, rater=bob, now=t0)
+    item_claim(project=project, rater=carol, now=t0 + timedelta(minutes=6))
+    leases_reclaim_expired(project=project, now=t0 + timedelta(minutes=12))  # bob's only
+    late = t0 + timedelta(minutes=17)  # carol's lease has expired too, not yet reclaimed
+    in_reclaim, go_on = threading.Event(), threading.Event()
+    reclaim = assignment.leases_reclaim_expired
+
+    def reclaim_after_a_pause(**kwargs: Any) -> int:
+        in_reclaim.set()  # the claim holds bob's membership row now
+        go_on.wait(timeout=THREAD_TIMEOUT)
+        return reclaim(**kwargs)
+
+    monkeypatch.setattr(assignment, "leases_reclaim_expired", reclaim_after_a_pause)
+    with in_thread(lambda: item_claim(project=project, rater=bob, now=late)) as claimed:
+        assert in_reclaim.wait(timeout=THREAD_TIMEOUT)
+        with in_thread(lambda: submit(item, bob, now=late)) as submitted:
+            wait_for(lambda: waiting_locks() >= 1)  # the label waits for the claim
+            go_on.set()
+            result = unwrap(submitted.get(timeout=THREAD_TIMEOUT))
+        holds = unwrap(claimed.get(timeout=THREAD_TIMEOUT))
+    assert result.created and [h.item.pk for h in holds] in ([item.pk], [])
+    assert invariant_violations(project) == []
+
+
+def waiting_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return int(cursor.fetchone()[0])

@@ -100,3 +100,40 @@ def test_the_migration_counts_labels_stored_before_the_counters(project, bob, ca
     counts = {m.user.username: (m.labeled_total, m.labeled_today)
               for m in Membership.objects.filter(project=project)}  # fmt: skip
     assert counts == {"alice": (0, 0), "bob": (3, 3), "carol": (0, 0)}
+
+
+def test_a_member_removed_and_added_again_keeps_their_counts(project, bob):
+    from labeling.assignment import item_claim
+    from labeling.selectors import rater_progress
+    from labeling.services import annotation_submit
+    from projects.models import Membership, Role
+    from projects.services.projects import membership_remove, membership_set
+
+    make_items(project, 2)
+    hold = item_claim(project=project, rater=bob)[0]
+    annotation_submit(project=project, item_id=hold.item.pk, rater=bob, value="positive",
+                      client_id=uuid.uuid4())  # fmt: skip
+    membership_remove(membership=Membership.objects.get(project=project, user=bob))
+    membership_set(project=project, user=bob, role=Role.RATER)
+    progress = rater_progress(project=project, rater=bob)
+    assert (progress.mine_total, progress.mine_today) == (1, 1)
+
+
+def test_a_label_stamped_before_midnight_committing_after_one_stamped_after_it(project, bob):
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    from labeling.assignment import item_claim
+    from labeling.selectors import rater_progress
+    from labeling.services import annotation_submit
+
+    make_items(project, 2)
+    midnight = timezone.make_aware(datetime(2026, 11, 24))
+    first, second = item_claim(project=project, rater=bob, hold=2, now=midnight)
+    after, before = midnight + timedelta(milliseconds=1), midnight - timedelta(milliseconds=1)
+    for hold, at in ((first, after), (second, before)):  # the later stamp commits first
+        annotation_submit(project=project, item_id=hold.item.pk, rater=bob, value="positive",
+                          client_id=uuid.uuid4(), now=at)  # fmt: skip
+    progress = rater_progress(project=project, rater=bob, now=after)
+    assert (progress.mine_total, progress.mine_today) == (2, 1)
