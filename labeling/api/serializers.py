@@ -99,6 +99,10 @@ def annotation_data(annotation: Annotation) -> dict[str, Any]:
 
 def _integer(data: Any, name: str, default: int, low: int, high: int | None) -> int:
     value = data.get(name, default)
+    if value is None:
+        raise serializers.ValidationError({name: ["This field may not be null."]})
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # as DRF's IntegerField: 2.0 is 2
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise serializers.ValidationError({name: ["A valid integer is required."]})
     try:
@@ -133,7 +137,13 @@ def submit_input(data: Any) -> dict[str, Any]:
         errors["value"] = ["This field is required."]
     client_id = data.get("client_id")
     try:
-        parsed_id = uuid.UUID(str(client_id)) if client_id is not None else None
+        # As DRF's UUIDField: a string in any of uuid's forms, or the UUID's integer value.
+        parsed_id = (
+            None if client_id is None
+            else uuid.UUID(int=client_id) if isinstance(client_id, int)
+            and not isinstance(client_id, bool)
+            else uuid.UUID(str(client_id))
+        )  # fmt: skip
     except ValueError:
         parsed_id = None
         errors["client_id"] = ["Must be a valid UUID."]

@@ -286,3 +286,34 @@ def test_a_bad_submit_names_the_field_and_stores_nothing(project, bob, body, fie
         ]
         == "Expected a JSON object."
     )
+
+
+def test_whole_floats_and_integer_uuids_are_read_as_drf_reads_them(project, bob):
+    make_items(project, 2)
+    api = client_for(bob)
+    body = api.post(url(project, "claim/"), {"hold": 2.0}, format="json").json()
+    assert len(body["items"]) == 2
+    item_id = body["items"][0]["item"]["id"]
+    client_id = uuid.uuid4()
+    response = api.post(url(project, f"items/{item_id}/submit/"),
+                        {"value": "positive", "client_id": client_id.int, "time_spent_ms": 1500.0},
+                        format="json")  # fmt: skip
+    assert response.status_code == 201, response.content
+    assert response.json()["annotation"]["client_id"] == str(client_id)
+    assert response.json()["annotation"]["time_spent_ms"] == 1500
+    null = api.post(url(project, "claim/"), {"hold": None}, format="json")
+    assert null.json()["error"]["fields"]["hold"] == ["This field may not be null."]
+
+
+def test_an_sqlite_too_old_for_returning_is_a_startup_error(monkeypatch):
+    from labeling import apps
+
+    monkeypatch.setattr(apps.sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(apps.sqlite3, "sqlite_version", "3.31.1")
+    from django.db import connection
+
+    errors = apps.sqlite_is_new_enough()
+    if connection.vendor == "sqlite":
+        assert [e.id for e in errors] == ["labeling.E001"] and "3.31.1" in errors[0].msg
+    else:
+        assert errors == []
