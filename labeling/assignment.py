@@ -36,7 +36,6 @@ from labeling.models import Assignment, AssignmentStatus
 from projects import sql
 from projects.models import ImageBlob, Item, ItemStatus, Membership, Project
 
-HOLD_STATUSES = (AssignmentStatus.LEASED, AssignmentStatus.ASSIGNED)
 MAX_HOLD = 3  # the current item plus up to two prefetched ones
 RECLAIM_BATCH = 500
 # The queue order, served by the partial index `item_claim_order`.

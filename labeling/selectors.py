@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
+from labeling.assignment import CLAIM_ORDER
 from labeling.models import Annotation, Assignment, AssignmentStatus
 from projects import sql
 from projects.models import Item, ItemStatus, Membership, Project
@@ -27,7 +28,8 @@ class RaterProgress:
     project_remaining: int  # regular items still waiting for labels
 
 
-def _start_of_today(now: datetime) -> datetime:
+def start_of_today(now: datetime) -> datetime:
+    """Midnight (TIME_ZONE) of the day `now` falls in."""
     local = timezone.localtime(now)
     return timezone.make_aware(datetime.combine(local.date(), time.min), local.tzinfo)
 
@@ -139,7 +141,7 @@ def items_open_for_rater(*, project: Project, rater: AbstractBaseUser, limit: in
         Item.objects.filter(project=project, is_gold=False, slots_taken__lt=project.raters_per_item)
         .exclude(status=ItemStatus.RESOLVED)
         .exclude(Exists(held_by_rater))
-        .order_by("-slots_taken", "-priority", "shuffle_key", "id")
+        .order_by(*CLAIM_ORDER)
         .values_list("pk", flat=True)[:limit]
     )
 

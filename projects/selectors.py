@@ -35,7 +35,7 @@ def project_role(*, project: Project | int, user: AbstractBaseUser | AnonymousUs
     )
 
 
-_PROJECTS = sql.Loader(Project)
+PROJECTS = sql.Loader(Project)  # a project row read by hand-written SQL
 
 
 def project_with_role(
@@ -47,14 +47,14 @@ def project_with_role(
     if not user.is_authenticated:
         return None, None
     row = sql.fetch_one(
-        f"SELECT {_PROJECTS.columns('p')}, m.role FROM projects_project p"
+        f"SELECT {PROJECTS.columns('p')}, m.role FROM projects_project p"
         " LEFT JOIN projects_membership m ON m.project_id = p.id AND m.user_id = %s"
         " WHERE p.id = %s",
         [user.pk, project_id],
     )
     if row is None:
         return None, None
-    return _PROJECTS.load(row[:-1]), member_role(user, row[-1])
+    return PROJECTS.load(row[:-1]), member_role(user, row[-1])
 
 
 def member_role(user: AbstractBaseUser | AnonymousUser, membership_role: str | None) -> str | None:

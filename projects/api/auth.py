@@ -14,7 +14,7 @@ from rest_framework.request import Request
 
 from projects.api.permissions import remember_project, url_project_id
 from projects.models import ApiToken, Project
-from projects.selectors import member_role
+from projects.selectors import PROJECTS, member_role
 from projects.sql import Loader, fetch_one
 
 
@@ -24,7 +24,6 @@ def token_hash(secret: str) -> str:
 
 _TOKENS = Loader(ApiToken, ("id", "user_id", "last_used_at"))
 _USERS = Loader(get_user_model())
-_PROJECTS = Loader(Project)
 
 
 def token_with_user(
@@ -38,7 +37,7 @@ def token_with_user(
     ORM's compilation of the same query cost more than all the rest of the authentication."""
     users = get_user_model()._meta.db_table
     row = fetch_one(
-        f"SELECT {_TOKENS.columns('t')}, {_USERS.columns('u')}, {_PROJECTS.columns('p')}, m.role"
+        f"SELECT {_TOKENS.columns('t')}, {_USERS.columns('u')}, {PROJECTS.columns('p')}, m.role"
         f" FROM projects_apitoken t JOIN {users} u ON u.id = t.user_id"
         " LEFT JOIN projects_project p ON p.id = %s"
         " LEFT JOIN projects_membership m ON m.project_id = p.id AND m.user_id = u.id"
@@ -51,7 +50,7 @@ def token_with_user(
     token = _TOKENS.load(row[:n_token])
     token.user = _USERS.load(row[n_token : n_token + n_user])
     project_values = row[n_token + n_user : -1]
-    project = _PROJECTS.load(project_values) if project_values[0] is not None else None
+    project = PROJECTS.load(project_values) if project_values[0] is not None else None
     return token, project, row[-1]
 
 

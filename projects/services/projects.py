@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, time
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -186,13 +185,14 @@ def _labeled_counts_fill(membership: Membership) -> None:
     """A member who comes back keeps their counts: their annotations outlived the membership
     row that counted them (labeling keeps the counters from then on)."""
     from labeling.models import Annotation
+    from labeling.selectors import start_of_today
 
     mine = Annotation.objects.filter(project=membership.project_id, rater=membership.user_id)
     total = mine.count()
     if not total:
         return
-    today = timezone.localdate()
-    midnight = timezone.make_aware(datetime.combine(today, time.min))
+    now = timezone.now()
+    today, midnight = timezone.localdate(now), start_of_today(now)
     membership.labeled_total = total
     membership.labeled_today = mine.filter(created_at__gte=midnight).count()
     membership.labeled_on = today

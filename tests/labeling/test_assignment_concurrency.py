@@ -394,16 +394,18 @@ def test_a_late_label_and_the_same_raters_reclaiming_claim_do_not_deadlock(monke
     monkeypatch.setattr(assignment, "leases_reclaim_expired", reclaim_after_a_pause)
     with in_thread(lambda: item_claim(project=project, rater=bob, now=late)) as claimed:
         assert in_reclaim.wait(timeout=THREAD_TIMEOUT)
-        with in_thread(lambda: submit(item, bob, now=late)) as submitted:
-            wait_for(lambda: waiting_locks() >= 1)  # the label waits for the claim
+        pid: queue.Queue[int] = queue.Queue()
+
+        def bob_submits_late() -> Any:
+            connection.ensure_connection()
+            pid.put(backend_pid())
+            return submit(item, bob, now=late)
+
+        with in_thread(bob_submits_late) as submitted:
+            submit_pid = pid.get(timeout=THREAD_TIMEOUT)
+            wait_for(lambda: waits_on_a_lock(submit_pid))  # the label waits for the claim
             go_on.set()
             result = unwrap(submitted.get(timeout=THREAD_TIMEOUT))
         holds = unwrap(claimed.get(timeout=THREAD_TIMEOUT))
     assert result.created and [h.item.pk for h in holds] in ([item.pk], [])
     assert invariant_violations(project) == []
-
-
-def waiting_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-        return int(cursor.fetchone()[0])
