@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -55,6 +56,7 @@ INSERT_BATCH = 200_000
 REQUEST_TIMEOUT = 30.0
 MAX_LOOPS_PER_RATER = 200_000  # a bound on every client loop besides its deadline
 STEADY_GRACE = 15.0
+CLAIM_P99_TARGET_MS = 50.0  # issue 3's target at the steady load
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -74,6 +76,31 @@ def ensure_database(url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+# Server settings that move the figures; printed with them.
+SERVER_SETTINGS = ("autovacuum", "shared_buffers", "synchronous_commit", "plan_cache_mode", "jit")
+
+
+def server_settings() -> dict[str, str]:
+    """The PostgreSQL settings that move the figures, as the bench's connection sees them.
+    Refuses a server with autovacuum off (some CI machines turn it off for speed): without it,
+    dead rows pile up in the assignment indexes and every statement slows down within minutes,
+    which no production server would show."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = {}
+        for name in SERVER_SETTINGS:
+            cursor.execute(f"SHOW {name}")
+            found[name] = cursor.fetchone()[0]
+    if found["autovacuum"] != "on":
+        sys.exit(
+            "autovacuum is off on this PostgreSQL server, so the figures would not be those of a "
+            "production server. Turn it on (psql -c 'ALTER SYSTEM SET autovacuum = on' -c "
+            "'SELECT pg_reload_conf()') and run again."
+        )
+    return found
 
 
 def insert_items(project_id: int, count: int) -> None:
@@ -368,6 +395,87 @@ class CpuSampler:
         )
 
 
+@dataclass
+class Timeline:
+    """Samples, once a second, what could explain a slow second: the machine's busy and iowait
+    shares, and PostgreSQL's WAL written, buffers written by checkpoints and by backends,
+    blocks read, and autovacuum workers. `table(tally)` lays them beside each second's claim
+    latency (`--timeline`)."""
+
+    database: str
+    rows: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def _read(self, conn: Any) -> dict[str, float]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        row = conn.execute(
+            "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, buffers_checkpoint, buffers_backend,"
+            " buffers_clean, checkpoints_timed + checkpoints_req,"
+            " (SELECT blks_read FROM pg_stat_database WHERE datname = %s),"
+            " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker')"
+            " FROM pg_stat_bgwriter",
+            [self.database],
+        ).fetchone()
+        wal, ckpt, backend, clean, checkpoints, read, autovacuum = row
+        return {
+            "busy": sum(values[:8]) - values[3] - values[4], "iowait": values[4],
+            "total": sum(values[:8]), "wal": float(wal), "ckpt": ckpt, "backend": backend,
+            "clean": clean, "checkpoints": checkpoints, "read": read, "autovacuum": autovacuum,
+        }  # fmt: skip
+
+    def __enter__(self) -> Timeline:
+        import psycopg
+        from django.conf import settings
+
+        db = settings.DATABASES["default"]
+        conn = psycopg.connect(
+            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
+            dbname=self.database, autocommit=True,
+        )  # fmt: skip
+
+        def loop() -> None:
+            with conn:
+                while True:
+                    self.rows.append((time.monotonic(), self._read(conn)))
+                    if self._stop.wait(1.0):
+                        return
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join(timeout=10)
+
+    def table(self, tally: Tally, limit_ms: float) -> str:
+        """One line per sampled second: claims started in it, their p50/p99/max, and the
+        system's figures over that second; seconds whose p99 exceeds `limit_ms` are marked."""
+        lines = [
+            "  s   claims  p50_ms  p99_ms  max_ms  busy  iowait  wal_kB  ckpt_buf  backend_buf"
+            "  clean_buf  blks_read  autovac"
+        ]
+        pairs = list(zip(tally.claim_started, tally.claim_ms, strict=True))
+        origin = self.rows[0][0] if self.rows else 0.0
+        for (start, a), (end, b) in itertools.pairwise(self.rows):
+            inside = [ms for at, ms in pairs if start <= at < end]
+            total = max(1, b["total"] - a["total"])
+            p99 = percentile(inside, 0.99)
+            lines.append(
+                f"{start - origin:4.0f} {len(inside):7d} {percentile(inside, 0.5):7.1f} "
+                f"{p99:7.1f} {max(inside, default=float('nan')):7.1f} "
+                f"{(b['busy'] - a['busy']) / total:5.0%} {(b['iowait'] - a['iowait']) / total:6.0%}"
+                f" {(b['wal'] - a['wal']) / 1024:7.0f} {b['ckpt'] - a['ckpt']:9.0f}"
+                f" {b['backend'] - a['backend']:12.0f} {b['clean'] - a['clean']:10.0f}"
+                f" {b['read'] - a['read']:10.0f} {b['autovacuum']:8.0f}"
+                + ("  checkpoint" if b["checkpoints"] != a["checkpoints"] else "")
+                + ("  <- slow" if p99 > limit_ms else "")
+            )
+        return "\n".join(lines)
+
+
 # --- the simulated raters -------------------------------------------------------------------
 
 
@@ -376,6 +484,7 @@ class Tally:
     """What the clients saw. Appended from many threads: list.append is atomic in CPython."""
 
     claim_ms: list[float] = field(default_factory=list)
+    claim_started: list[float] = field(default_factory=list)  # time.monotonic(), as claim_ms
     submit_ms: list[float] = field(default_factory=list)
     scheduled_ms: list[float] = field(default_factory=list)  # claim+submit from the schedule
     created: list[str] = field(default_factory=list)  # client_ids of submits that created
@@ -446,6 +555,7 @@ class Rater:
             tally.errors[f"claim {type(error).__name__}"] += 1
             return False
         claimed = time.perf_counter()
+        tally.claim_started.append(time.monotonic() - (claimed - began))
         tally.claim_ms.append((claimed - began) * 1000)
         if status != 200:
             tally.errors[f"claim {status}"] += 1
@@ -738,6 +848,11 @@ def main() -> None:
         "--far-ahead", type=int, default=100_000,
         help="items labeled by one rater alone, for the claim-latency check after the run",
     )  # fmt: skip
+    parser.add_argument(
+        "--timeline", action="store_true",
+        help="print each second of the steady phases: claim latency beside the machine's busy "
+        "and iowait shares and PostgreSQL's WAL, buffer writes, reads and autovacuum",
+    )  # fmt: skip
     parser.add_argument("--reuse", action="store_true", help="keep the items of an earlier run")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     options = parser.parse_args()
@@ -759,6 +874,9 @@ def main() -> None:
     from django.db import connection
 
     ensure_database(database_url)
+    found = server_settings()
+    settings_line = "assignment.server " + " ".join(f"{k}={v}" for k, v in found.items())
+    print(settings_line, flush=True)
     project, accounts = prepare_project(options.items, options.raters, options.reuse)
     gunicorn, port = start_gunicorn(
         options.workers,
@@ -768,7 +886,7 @@ def main() -> None:
         options.progress_cache_seconds,
     )
     base = f"http://127.0.0.1:{port}"
-    lines: list[str] = []
+    lines: list[str] = [settings_line]
     try:
         wait_until_serving(base, accounts[0][1], project.pk, gunicorn)
         raters = [
@@ -797,7 +915,7 @@ def main() -> None:
         for rate in options.rate:
             stead = Tally()
             steadies.append(stead)
-            with CpuSampler(gunicorn.pid, database) as steady_cpu:
+            with CpuSampler(gunicorn.pid, database) as steady_cpu, Timeline(database) as seconds:
                 elapsed = steady(raters, rate, options.steady_seconds, stead)
             lines.append(
                 f"assignment.steady offered/s={rate:.0f} raters={len(raters)} "
@@ -810,6 +928,8 @@ def main() -> None:
             )
             lines.append(steady_cpu.line(f"steady{rate:.0f}", len(stead.created)))
             print("\n".join(lines[-2:]), flush=True)
+            if options.timeline:
+                print(seconds.table(stead, CLAIM_P99_TARGET_MS), flush=True)
     finally:
         stop_gunicorn(gunicorn)
 

@@ -31,19 +31,27 @@ class Assignment(models.Model):
     recognised and accepted if a slot is still free.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    # No index of their own on project, item, rater and assigned_by: the composite indexes below
+    # lead with the first three, and every claim and submit writes a new version of the row into
+    # each index (its status changes). Each redundant index cost every claim and submit an
+    # insertion, and autovacuum a full pass.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    item = models.ForeignKey(
+        Item, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
     # PROTECT, as for annotations: deleting a user would drop the rows that count their slots
     # (the items could then never reach k raters) and their skips. Deactivate users instead;
     # removing a member (projects.services.membership_remove) gives their holds back.
     rater = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
-    )
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments",
+        db_index=False,
+    )  # fmt: skip
     status = models.CharField(max_length=10, choices=AssignmentStatus.choices)
     expires_at = models.DateTimeField(null=True, blank=True)
     assigned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", db_index=False,
+    )  # fmt: skip
     skip_reason = models.CharField(max_length=500, blank=True)
     is_gold = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -68,6 +76,12 @@ class Assignment(models.Model):
                 name="assignment_lease_expiry",
             ),
             models.Index(fields=["rater", "updated_at"], name="assignment_rater_recent"),
+            # For deleting a user (SET NULL): only a lead's assignments have one.
+            models.Index(
+                fields=["assigned_by"],
+                condition=Q(assigned_by__isnull=False),
+                name="assignment_assigned_by",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -78,8 +92,13 @@ class Annotation(models.Model):
     """A rater's current label on an item. `value` is a label value (single), a list of label
     values (multi) or a number (rating)."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    # project and item: served by the composite indexes below, which lead with them.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="annotations", db_index=False
+    )
+    item = models.ForeignKey(
+        Item, on_delete=models.CASCADE, related_name="annotations", db_index=False
+    )
     rater = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
     )
@@ -108,7 +127,10 @@ class AnnotationRevision(models.Model):
     """Every value an annotation has held, with the client id of the submit that set it. A
     retried submit finds its client id here and creates nothing."""
 
-    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
+    # Served by annotation_revision_unique, which leads with it.
+    annotation = models.ForeignKey(
+        Annotation, on_delete=models.CASCADE, related_name="revisions", db_index=False
+    )
     revision = models.PositiveIntegerField()
     value = models.JSONField()
     client_id = models.UUIDField(unique=True)

@@ -101,13 +101,17 @@ if IS_POSTGRES:
     threshold = int(os.environ.get("ACCORD_PG_PREPARE_THRESHOLD", "5"))
     pg_options = DATABASES["default"].setdefault("OPTIONS", {})
     pg_options["prepare_threshold"] = threshold or None
-    # Prepared statements are planned afresh at each run (parsing is still saved). With
-    # PostgreSQL's default, a statement switches to a generic plan after five runs, and once
-    # autoanalyze had moved the statistics mid-run those generic plans made the database's CPU
-    # per labeled item double within two minutes (bench/RESULTS.md, 2026-11-23).
-    pg_options["options"] = " ".join(
-        filter(None, [pg_options.get("options", ""), "-c plan_cache_mode=force_custom_plan"])
-    )
+    # PostgreSQL's own plan caching by default: a prepared statement gets a generic plan after
+    # five runs when that plan costs about what the custom ones did, and the planning (two
+    # thirds of the database's time per labeled item on the hot path) is saved. Generic plans
+    # rely on autovacuum: with it off, dead rows pile up in the assignment indexes and every
+    # statement slows down within minutes (bench/RESULTS.md, 2026-11-23). force_custom_plan
+    # plans each run anew.
+    plan_cache_mode = os.environ.get("ACCORD_PG_PLAN_CACHE_MODE", "")
+    if plan_cache_mode:
+        pg_options["options"] = " ".join(
+            filter(None, [pg_options.get("options", ""), f"-c plan_cache_mode={plan_cache_mode}"])
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,0 +1,55 @@
+"""The labeling tables carry the indexes their queries need and no more: every claim and submit
+writes a new version of an assignment row into each of its indexes, and autovacuum passes over
+each of them (bench/RESULTS.md, 2026-11-23)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+# The composite index that serves each foreign key, which therefore has no index of its own.
+SERVED_BY = {
+    "labeling_assignment": {
+        ("project_id",): "assignment_rater_status",
+        ("item_id",): "assignment_unique_rater",
+        ("rater_id",): "assignment_rater_recent",
+    },
+    "labeling_annotation": {
+        ("project_id",): "annotation_rater_day",
+        ("item_id",): "annotation_unique_rater",
+    },
+    "labeling_annotationrevision": {("annotation_id",): "annotation_revision_unique"},
+    "projects_membership": {("project_id",): "membership_unique_user"},
+}
+
+
+def indexes(table: str) -> dict[str, list[str]]:
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, table)
+    return {name: c["columns"] for name, c in found.items() if c["index"] or c["unique"]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("table", sorted(SERVED_BY))
+def test_a_foreign_key_a_composite_index_leads_with_has_no_index_of_its_own(table: str) -> None:
+    present = indexes(table)
+    for columns, composite in SERVED_BY[table].items():
+        assert present[composite][: len(columns)] == list(columns)
+        alone = [name for name, cols in present.items() if tuple(cols) == columns]
+        assert alone == [], f"{table}{columns} is indexed twice: {alone} and {composite}"
+
+
+@pytest.mark.django_db
+def test_the_assigner_is_indexed_only_where_there_is_one() -> None:
+    # Deleting a user sets assigned_by to NULL: that needs an index, but only a lead's
+    # assignments have an assigner.
+    assert indexes("labeling_assignment")["assignment_assigned_by"] == ["assigned_by_id"]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'assignment_assigned_by'"
+            )
+        else:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'assignment_assigned_by'")
+        (definition,) = cursor.fetchone()
+    assert "IS NOT NULL" in definition
