@@ -1,13 +1,15 @@
 """Benchmark: the assignment engine over HTTP on a project of 1,000,000 items with k=3.
 
-    .venv/bin/python bench/assignment.py [--reuse] [--record] [--items 1000000] [--raters 16]
-        [--workers 5] [--saturation-seconds 60] [--rate 100 [--rate 15]] [--steady-seconds 60]
+    .venv/bin/python bench/assignment.py [--reuse] [--record] [--timeline] [--items 1000000]
+        [--raters 16] [--workers 5] [--saturation-seconds 60] [--rate 100 [--rate 80]]
+        [--steady-seconds 60]
 
 Builds (or with --reuse, keeps and resets) a project of `--items` items in the database of
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432/accord_bench_assign, created and
 migrated when missing), gives `--raters` rater users an API token each, starts gunicorn on a
-free port of 127.0.0.1, and drives it with simulated raters, each a thread with its own
-kept-alive HTTP connection looping claim -> submit through the labeling API:
+free port of 127.0.0.1 with a Celery worker beside it (on Redis database 5), and drives it
+with simulated raters, each a thread with its own kept-alive HTTP connection looping claim ->
+submit through the labeling API:
 
 - saturation: `--raters` raters with no think time for `--saturation-seconds`;
 - steady: an open-loop schedule of `--rate` annotations per second for `--steady-seconds`
@@ -50,6 +52,7 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/accord_bench_assign"
 # not per database, and other runs on this machine share Redis.
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
 RESULTS = ROOT / "bench" / "RESULTS.md"
+CELERY_QUEUE = "bench-assignment"
 PROJECT_NAME = "bench: assignment"
 LABELS = ["positive", "negative", "neutral"]
 INSERT_BATCH = 200_000
@@ -208,22 +211,36 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_gunicorn(
-    workers: int, threads: int, database_url: str, redis_url: str,
-    progress_cache_seconds: int | None,
-) -> tuple[Any, int]:  # fmt: skip
-    port = free_port()
+def server_env(database_url: str, redis_url: str, progress_cache_seconds: int | None) -> dict:
+    """The environment of the web server and of its Celery worker."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DEBUG": "0",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
+        "ACCORD_CELERY_QUEUE": CELERY_QUEUE,
         "CONN_MAX_AGE": "600",
         "LOG_LEVEL": "WARNING",
     }
     if progress_cache_seconds is not None:
         env["ACCORD_PROGRESS_CACHE_SECONDS"] = str(progress_cache_seconds)
+    return env
+
+
+def start_worker(env: dict) -> Any:
+    """A Celery worker, as a deployment with REDIS_URL runs one beside the web server: the
+    labeling page's remaining count is recounted there."""
+    log = (ROOT / "var" / "bench-assignment-worker.log").open("w")
+    return subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "celery"), "-A", "config", "worker", "--pool=solo",
+         "--loglevel=WARNING", "-Q", CELERY_QUEUE, "-n", f"{CELERY_QUEUE}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def start_gunicorn(workers: int, threads: int, env: dict) -> tuple[Any, int]:
+    port = free_port()
     log = (ROOT / "var" / "bench-assignment-gunicorn.log").open("w")
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application",
@@ -253,7 +270,7 @@ def wait_until_serving(base: str, token: str, project_id: int, process: Any) -> 
     sys.exit("gunicorn did not answer within 60 s")
 
 
-def stop_gunicorn(process: Any) -> None:
+def stop_process(process: Any) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -290,6 +307,7 @@ class CpuSampler:
     PostgreSQL backends serving the bench database, every PostgreSQL process, this client."""
 
     gunicorn_pid: int
+    worker_pid: int
     database: str
     groups: Counter[str] = field(default_factory=Counter)
     _last: dict[int, int] = field(default_factory=dict)
@@ -333,6 +351,8 @@ class CpuSampler:
                 continue
             if pid == self.gunicorn_pid or parent == self.gunicorn_pid:
                 self.groups["gunicorn"] += delta
+            elif pid == self.worker_pid or parent == self.worker_pid:
+                self.groups["worker"] += delta
             elif pid in backends:
                 self.groups["postgres_bench"] += delta
             elif name == "postgres":
@@ -370,7 +390,7 @@ class CpuSampler:
         cores = {k: v / TICKS / self.seconds for k, v in self.groups.items()}
         parts = " ".join(
             f"{k}_cores={cores.get(k, 0.0):.2f}"
-            for k in ("gunicorn", "postgres_bench", "client", "postgres_other", "other")
+            for k in ("gunicorn", "postgres_bench", "client", "worker", "postgres_other", "other")
         )
         per = {
             k: self.groups[k] / TICKS * 1000 / max(1, annotations)
@@ -397,13 +417,14 @@ class CpuSampler:
 
 @dataclass
 class Timeline:
-    """Samples, once a second, what could explain a slow second: the machine's busy and iowait
-    shares, and PostgreSQL's WAL written, buffers written by checkpoints and by backends,
+    """Samples, once a second, what could explain a slow second: the machine's busy, iowait and
+    steal shares (steal: the hypervisor ran someone else on our cores), and PostgreSQL's WAL written, buffers written by checkpoints and by backends,
     blocks read, and autovacuum workers. `table(tally)` lays them beside each second's claim
     latency (`--timeline`)."""
 
     database: str
     rows: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    clock: list[str] = field(default_factory=list)  # wall-clock time of each row, for the logs
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -420,6 +441,7 @@ class Timeline:
         wal, ckpt, backend, clean, checkpoints, read, autovacuum = row
         return {
             "busy": sum(values[:8]) - values[3] - values[4], "iowait": values[4],
+            "steal": values[7],
             "total": sum(values[:8]), "wal": float(wal), "ckpt": ckpt, "backend": backend,
             "clean": clean, "checkpoints": checkpoints, "read": read, "autovacuum": autovacuum,
         }  # fmt: skip
@@ -438,6 +460,7 @@ class Timeline:
             with conn:
                 while True:
                     self.rows.append((time.monotonic(), self._read(conn)))
+                    self.clock.append(time.strftime("%H:%M:%S"))
                     if self._stop.wait(1.0):
                         return
 
@@ -454,19 +477,22 @@ class Timeline:
         """One line per sampled second: claims started in it, their p50/p99/max, and the
         system's figures over that second; seconds whose p99 exceeds `limit_ms` are marked."""
         lines = [
-            "  s   claims  p50_ms  p99_ms  max_ms  busy  iowait  wal_kB  ckpt_buf  backend_buf"
-            "  clean_buf  blks_read  autovac"
+            "clock      s   claims  p50_ms  p99_ms  max_ms  busy  iowait  steal  wal_kB  ckpt_buf"
+            "  backend_buf  clean_buf  blks_read  autovac"
         ]
         pairs = list(zip(tally.claim_started, tally.claim_ms, strict=True))
         origin = self.rows[0][0] if self.rows else 0.0
-        for (start, a), (end, b) in itertools.pairwise(self.rows):
+        for clock, ((start, a), (end, b)) in zip(
+            self.clock, itertools.pairwise(self.rows), strict=False
+        ):
             inside = [ms for at, ms in pairs if start <= at < end]
             total = max(1, b["total"] - a["total"])
             p99 = percentile(inside, 0.99)
             lines.append(
-                f"{start - origin:4.0f} {len(inside):7d} {percentile(inside, 0.5):7.1f} "
+                f"{clock} {start - origin:4.0f} {len(inside):7d} {percentile(inside, 0.5):7.1f} "
                 f"{p99:7.1f} {max(inside, default=float('nan')):7.1f} "
                 f"{(b['busy'] - a['busy']) / total:5.0%} {(b['iowait'] - a['iowait']) / total:6.0%}"
+                f" {(b['steal'] - a['steal']) / total:6.0%}"
                 f" {(b['wal'] - a['wal']) / 1024:7.0f} {b['ckpt'] - a['ckpt']:9.0f}"
                 f" {b['backend'] - a['backend']:12.0f} {b['clean'] - a['clean']:10.0f}"
                 f" {b['read'] - a['read']:10.0f} {b['autovacuum']:8.0f}"
@@ -878,17 +904,15 @@ def main() -> None:
     settings_line = "assignment.server " + " ".join(f"{k}={v}" for k, v in found.items())
     print(settings_line, flush=True)
     project, accounts = prepare_project(options.items, options.raters, options.reuse)
-    gunicorn, port = start_gunicorn(
-        options.workers,
-        options.threads,
-        database_url,
-        DEFAULT_REDIS_URL,
-        options.progress_cache_seconds,
-    )
+    env = server_env(database_url, DEFAULT_REDIS_URL, options.progress_cache_seconds)
+    worker = start_worker(env)
+    gunicorn, port = start_gunicorn(options.workers, options.threads, env)
     base = f"http://127.0.0.1:{port}"
     lines: list[str] = [settings_line]
     try:
         wait_until_serving(base, accounts[0][1], project.pk, gunicorn)
+        if worker.poll() is not None:
+            sys.exit("the Celery worker exited; see var/bench-assignment-worker.log")
         raters = [
             Rater(base, project.pk, secret, random.Random(n))
             for n, (_, secret) in enumerate(accounts)
@@ -899,7 +923,7 @@ def main() -> None:
         print(f"gunicorn {options.workers} workers on {base}; load average {load_average()}")
 
         sat = Tally()
-        with CpuSampler(gunicorn.pid, database) as sat_cpu:
+        with CpuSampler(gunicorn.pid, worker.pid, database) as sat_cpu:
             elapsed = saturation(raters, options.saturation_seconds, sat)
         lines.append(
             f"assignment.saturation raters={len(raters)} workers={options.workers} "
@@ -915,7 +939,8 @@ def main() -> None:
         for rate in options.rate:
             stead = Tally()
             steadies.append(stead)
-            with CpuSampler(gunicorn.pid, database) as steady_cpu, Timeline(database) as seconds:
+            sampler = CpuSampler(gunicorn.pid, worker.pid, database)
+            with sampler as steady_cpu, Timeline(database) as seconds:
                 elapsed = steady(raters, rate, options.steady_seconds, stead)
             lines.append(
                 f"assignment.steady offered/s={rate:.0f} raters={len(raters)} "
@@ -931,7 +956,8 @@ def main() -> None:
             if options.timeline:
                 print(seconds.table(stead, CLAIM_P99_TARGET_MS), flush=True)
     finally:
-        stop_gunicorn(gunicorn)
+        stop_process(gunicorn)
+        stop_process(worker)
 
     total = Tally()
     for part in (warm, sat, *steadies):
@@ -961,7 +987,8 @@ def main() -> None:
                     if options.threads > 1
                     else "sync workers"
                 )
-                + " on 127.0.0.1, raters on http.client, REDIS_URL set (cache), CONN_MAX_AGE=600,"
+                + " on 127.0.0.1 and a Celery worker (solo) beside it, raters on http.client,"
+                " REDIS_URL set (cache and broker), CONN_MAX_AGE=600,"
                 " prepared statements (psycopg prepare_threshold 5), the remaining count cached "
                 + (
                     f"{options.progress_cache_seconds} s"

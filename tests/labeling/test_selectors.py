@@ -33,6 +33,62 @@ def test_remaining_is_cached_and_only_one_request_recounts_a_stale_value(project
     cache.clear()
 
 
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_remaining_count_is_answered_at_once_and_recounted_by_the_worker(
+    transactional_db, celery_worker_process, alice, bob, settings
+):
+    """With a worker, the request that finds the figure stale answers with it and the worker
+    recounts (the rater does not wait for a count of the whole project); without one (SQLite,
+    tasks in-process), that request recounts."""
+    from tests.conftest import wait_for
+    from tests.factories import make_project
+
+    settings.ACCORD_PROGRESS_CACHE_SECONDS = 60
+    project = make_project(lead=alice, raters=[bob], name="Remaining")
+    make_items(project, 3)
+    key = f"accord:project:{project.pk}:remaining"
+    cache.delete(key)
+    cache.delete(f"{key}:lock")
+    selectors._remaining_seen.clear()
+    assert project_remaining(project=project) == 3, "the first count is made in the request"
+    make_items(project, 2, prefix="more")
+    cache.set(key, (3, 0.0), timeout=None)  # now stale
+    selectors._remaining_seen.clear()
+
+    answer = project_remaining(project=project)
+    if celery_worker_process is None:
+        assert answer == 5, "tasks in-process: this request recounted"
+    else:
+        assert answer == 3, "the stale figure, at once"
+        wait_for(lambda: cache.get(key)[0] == 5, timeout=30)
+    wait_for(lambda: cache.get(f"{key}:lock") is None, timeout=30)
+    selectors._remaining_seen.clear()
+    assert project_remaining(project=project) == 5
+    cache.delete(key)
+
+
+def test_with_the_broker_unreachable_the_request_recounts(project, settings, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from labeling import tasks
+
+    settings.ACCORD_PROGRESS_CACHE_SECONDS = 60
+    make_items(project, 3)
+    key = f"accord:project:{project.pk}:remaining"
+    cache.set(key, (1, 0.0), timeout=None)  # stale
+    cache.delete(f"{key}:lock")
+    selectors._remaining_seen.clear()
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.project_remaining_recount_task, "apply_async", unreachable)
+    assert project_remaining(project=project) == 3
+    assert cache.get(f"{key}:lock") is None, "the recount lock is released"
+    cache.delete(key)
+
+
 def test_a_process_keeps_its_copy_only_while_the_shared_value_is_fresh(project, settings):
     settings.ACCORD_PROGRESS_CACHE_SECONDS = 60
     cache.clear()
