@@ -418,9 +418,9 @@ class CpuSampler:
 @dataclass
 class Timeline:
     """Samples, once a second, what could explain a slow second: the machine's busy, iowait and
-    steal shares (steal: the hypervisor ran someone else on our cores), and PostgreSQL's WAL written, buffers written by checkpoints and by backends,
-    blocks read, and autovacuum workers. `table(tally)` lays them beside each second's claim
-    latency (`--timeline`)."""
+    steal shares (steal: the hypervisor ran someone else on our cores), and PostgreSQL's WAL
+    written, buffers written by checkpoints and by backends, blocks read, and autovacuum
+    workers. `table(tally)` lays them beside each second's claim latency (`--timeline`)."""
 
     database: str
     rows: list[tuple[float, dict[str, float]]] = field(default_factory=list)
