@@ -2,7 +2,9 @@
 
 from django.urls import include, path
 
+# Labeling first: its claim and submit are most of the API's requests, and Django tries the
+# patterns in order (the two apps' paths do not overlap).
 urlpatterns = [
-    path("", include("projects.api.urls")),
     path("", include("labeling.api.urls")),
+    path("", include("projects.api.urls")),
 ]

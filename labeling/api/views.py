@@ -60,12 +60,23 @@ class _ProjectView(APIView):
         return asdict(rater_progress(project=project, rater=self.request.user))
 
 
+_JSON = JSONRenderer()
+_ACCEPTS_JSON = frozenset({"*/*", "application/json", ""})
+
+
 class _HotView(_ProjectView):
     """Claim and submit, the two requests of every labeled item: JSON only, so that content
     negotiation has one renderer to consider."""
 
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
+        """JSON at once for what the page and API clients send; anything else is negotiated
+        (and refused with 406) as DRF does."""
+        if request.META.get("HTTP_ACCEPT", "*/*") in _ACCEPTS_JSON:
+            return _JSON, _JSON.media_type
+        return super().perform_content_negotiation(request, force)
 
 
 class ClaimView(_HotView):

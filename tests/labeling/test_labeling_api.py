@@ -317,3 +317,27 @@ def test_an_sqlite_too_old_for_returning_is_a_startup_error(monkeypatch):
         assert [e.id for e in errors] == ["labeling.E001"] and "3.31.1" in errors[0].msg
     else:
         assert errors == []
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json; q=0.9"])
+def test_claim_and_submit_answer_json_to_what_clients_accept(project, bob, accept):
+    make_items(project, 1)
+    client = client_for(bob)
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    response = client.post(url(project, "claim/"), {"hold": 1}, format="json", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    item_id = response.json()["items"][0]["item"]["id"]
+    body = {"value": "positive", "client_id": str(uuid.uuid4())}
+    answer = client.post(url(project, f"items/{item_id}/submit/"), body, format="json", **headers)
+    assert answer.status_code == 201
+    assert answer["Content-Type"] == "application/json"
+
+
+def test_claim_refuses_a_client_that_accepts_no_json_with_a_406(project, bob):
+    make_items(project, 1)
+    response = client_for(bob).post(
+        url(project, "claim/"), {"hold": 1}, format="json", HTTP_ACCEPT="text/html"
+    )
+    assert response.status_code == 406
+    assert Item.objects.filter(project=project, slots_taken__gt=0).count() == 0, "nothing taken"
