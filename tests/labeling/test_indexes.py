@@ -1,6 +1,6 @@
-"""The labeling tables carry the indexes their queries need and no more: every claim and submit
-writes a new version of an assignment row into each of its indexes, and autovacuum passes over
-each of them (bench/RESULTS.md, 2026-11-23)."""
+"""The labeling tables carry the indexes their queries need and no more, and autovacuum passes
+over them gently: every claim and submit writes a new version of an assignment row into each of
+its indexes, and autovacuum passes over each of them (bench/RESULTS.md, 2026-11-23)."""
 
 from __future__ import annotations
 
@@ -53,3 +53,19 @@ def test_the_assigner_is_indexed_only_where_there_is_one() -> None:
             cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'assignment_assigned_by'")
         (definition,) = cursor.fetchone()
     assert "IS NOT NULL" in definition
+
+
+@pytest.mark.django_db
+def test_autovacuum_passes_gently_over_the_labeling_tables_on_postgres() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter; set DATABASE_URL=postgres://...")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
+            [["labeling_assignment", "labeling_annotation", "labeling_annotationrevision",
+              "projects_membership"]],
+        )  # fmt: skip
+        found = dict(cursor.fetchall())
+    assert len(found) == 4
+    for table, options in found.items():
+        assert "autovacuum_vacuum_cost_delay=10" in (options or []), table
