@@ -40,6 +40,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -480,7 +481,7 @@ class Timeline:
             "clock      s   claims  p50_ms  p99_ms  max_ms  busy  iowait  steal  wal_kB  ckpt_buf"
             "  backend_buf  clean_buf  blks_read  autovac"
         ]
-        pairs = list(zip(tally.claim_started, tally.claim_ms, strict=True))
+        pairs = tally.claim_times
         origin = self.rows[0][0] if self.rows else 0.0
         for clock, ((start, a), (end, b)) in zip(
             self.clock, itertools.pairwise(self.rows), strict=False
@@ -510,7 +511,9 @@ class Tally:
     """What the clients saw. Appended from many threads: list.append is atomic in CPython."""
 
     claim_ms: list[float] = field(default_factory=list)
-    claim_started: list[float] = field(default_factory=list)  # time.monotonic(), as claim_ms
+    # (time.monotonic() at the start, milliseconds) of each claim: one append per claim, so
+    # that a start is never paired with another thread's latency.
+    claim_times: list[tuple[float, float]] = field(default_factory=list)
     submit_ms: list[float] = field(default_factory=list)
     scheduled_ms: list[float] = field(default_factory=list)  # claim+submit from the schedule
     created: list[str] = field(default_factory=list)  # client_ids of submits that created
@@ -581,8 +584,8 @@ class Rater:
             tally.errors[f"claim {type(error).__name__}"] += 1
             return False
         claimed = time.perf_counter()
-        tally.claim_started.append(time.monotonic() - (claimed - began))
         tally.claim_ms.append((claimed - began) * 1000)
+        tally.claim_times.append((time.monotonic() - (claimed - began), (claimed - began) * 1000))
         if status != 200:
             tally.errors[f"claim {status}"] += 1
             return False
@@ -939,8 +942,10 @@ def main() -> None:
         for rate in options.rate:
             stead = Tally()
             steadies.append(stead)
-            sampler = CpuSampler(gunicorn.pid, worker.pid, database)
-            with sampler as steady_cpu, Timeline(database) as seconds:
+            seconds = Timeline(database)
+            with CpuSampler(gunicorn.pid, worker.pid, database) as steady_cpu, ExitStack() as stack:
+                if options.timeline:  # one more query a second on the server measured
+                    stack.enter_context(seconds)
                 elapsed = steady(raters, rate, options.steady_seconds, stead)
             lines.append(
                 f"assignment.steady offered/s={rate:.0f} raters={len(raters)} "

@@ -31,10 +31,10 @@ class Assignment(models.Model):
     recognised and accepted if a slot is still free.
     """
 
-    # No index of their own on project, item, rater and assigned_by: the composite indexes below
-    # lead with the first three, and every claim and submit writes a new version of the row into
-    # each index (its status changes). Each redundant index cost every claim and submit an
-    # insertion, and autovacuum a full pass.
+    # No single-column index on project, item and rater: the composite indexes below lead with
+    # them, and every claim and submit writes a new version of the row into each index (its
+    # status changes). Each redundant index cost every claim and submit an insertion, and
+    # autovacuum a full pass. assigned_by has a partial index (only a lead's rows have one).
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     item = models.ForeignKey(
         Item, on_delete=models.CASCADE, related_name="assignments", db_index=False

@@ -13,7 +13,6 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from labeling.assignment import CLAIM_ORDER
 from labeling.models import Annotation, Assignment, AssignmentStatus
@@ -52,8 +51,9 @@ def project_remaining(*, project: Project) -> int:
     recount (it takes a lock key, so there is no stampede) and, like every other request
     meanwhile, answers with the stale value: with a Celery worker the recount runs there, off
     the rater's request (counted in the request, it made every 30 s one claim wait 0.2-0.25 s
-    and stalled the others). Only the very first count of a project is made in the request.
-    Without a worker (tasks in-process) the recount runs in the request that asked for it.
+    and stalled the others). The request counts itself only for the project's first count,
+    with tasks in-process (no REDIS_URL), when the task cannot be queued, or when the figure
+    is older than two asks (no worker is taking the tasks).
     """
     seconds = getattr(settings, "ACCORD_PROGRESS_CACHE_SECONDS", 5)
     if not seconds:
@@ -72,13 +72,18 @@ def project_remaining(*, project: Project) -> int:
         return int(cached[0])  # someone else is recounting
     if cached is None:
         return project_remaining_recount(project.pk, locked=locked)  # nothing to answer with yet
+    if time_module.time() - cached[1] > seconds + 2 * REMAINING_LOCK_SECONDS:
+        # Asked for twice and never recounted: no worker is taking the task (down, on another
+        # queue, or busy with a long import). Count here rather than serve it for a day.
+        return project_remaining_recount(project.pk, locked=True)
     from labeling.tasks import project_remaining_recount_task
 
     try:
         # Expires with the lock: a backlog of stale asks is not worth counting.
         project_remaining_recount_task.apply_async((project.pk,), expires=REMAINING_LOCK_SECONDS)
-    except KombuOperationalError:
-        logger.warning("broker unreachable: counting the remaining items in the request")
+    except Exception:  # the broker unreachable, or refusing: the rater's claim must not fail
+        logger.warning("could not queue the recount: counting the remaining items in the request",
+                       exc_info=True)  # fmt: skip
         return project_remaining_recount(project.pk, locked=True)
     # In-process tasks (no worker) have just counted; a worker answers later.
     seen = _remaining_seen.get(key)

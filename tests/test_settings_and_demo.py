@@ -290,6 +290,22 @@ def test_the_hot_paths_statements_are_prepared_on_postgres() -> None:
     for _ in range(6):  # psycopg prepares a statement at its fifth run on a connection
         assert sql.fetch_one("SELECT %s::int + 1", [41]) == (42,)
     assert sql.fetch_one("SELECT count(*) FROM pg_prepared_statements", [])[0] >= 1
-    # PostgreSQL's own plan caching unless ACCORD_PG_PLAN_CACHE_MODE says otherwise.
-    wanted = os.environ.get("ACCORD_PG_PLAN_CACHE_MODE") or "auto"
-    assert sql.fetch_one("SHOW plan_cache_mode", []) == (wanted,)
+    # The server's own plan caching unless ACCORD_PG_PLAN_CACHE_MODE says otherwise.
+    wanted = os.environ.get("ACCORD_PG_PLAN_CACHE_MODE")
+    options = connection.settings_dict["OPTIONS"].get("options", "")
+    if wanted:
+        assert sql.fetch_one("SHOW plan_cache_mode", []) == (wanted,)
+    else:
+        assert "plan_cache_mode" not in options
+
+
+def test_an_unknown_plan_cache_mode_is_refused_at_start() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local",
+             "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
+             "ACCORD_PG_PLAN_CACHE_MODE": "force_custom"},
+        capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "ACCORD_PG_PLAN_CACHE_MODE='force_custom'" in result.stderr

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("ACCORD_VAR_DIR", BASE_DIR / "var"))
@@ -108,6 +109,11 @@ if IS_POSTGRES:
     # statement slows down within minutes (bench/RESULTS.md, 2026-11-23). force_custom_plan
     # plans each run anew.
     plan_cache_mode = os.environ.get("ACCORD_PG_PLAN_CACHE_MODE", "")
+    if plan_cache_mode not in ("", "auto", "force_custom_plan", "force_generic_plan"):
+        raise ImproperlyConfigured(
+            f"ACCORD_PG_PLAN_CACHE_MODE={plan_cache_mode!r}: expected auto, force_custom_plan "
+            "or force_generic_plan (or unset: the server's own setting)."
+        )
     if plan_cache_mode:
         pg_options["options"] = " ".join(
             filter(None, [pg_options.get("options", ""), f"-c plan_cache_mode={plan_cache_mode}"])

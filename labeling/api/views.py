@@ -61,7 +61,7 @@ class _ProjectView(APIView):
 
 
 _JSON = JSONRenderer()
-_ACCEPTS_JSON = frozenset({"*/*", "application/json", ""})
+_ACCEPTS_JSON = frozenset({"*/*", "application/json"})
 
 
 class _HotView(_ProjectView):
@@ -72,9 +72,11 @@ class _HotView(_ProjectView):
     renderer_classes = [JSONRenderer]
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
-        """JSON at once for what the page and API clients send; anything else is negotiated
-        (and refused with 406) as DRF does."""
-        if request.META.get("HTTP_ACCEPT", "*/*") in _ACCEPTS_JSON:
+        """JSON at once for what the page and API clients send; anything else (another Accept
+        header, a `?format=` override) is negotiated as DRF does, and refused the same way."""
+        if "format" not in request._request.GET and (
+            request.META.get("HTTP_ACCEPT", "*/*") in _ACCEPTS_JSON
+        ):
             return _JSON, _JSON.media_type
         return super().perform_content_negotiation(request, force)
 

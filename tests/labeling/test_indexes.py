@@ -69,3 +69,21 @@ def test_autovacuum_passes_gently_over_the_labeling_tables_on_postgres() -> None
     assert len(found) == 4
     for table, options in found.items():
         assert "autovacuum_vacuum_cost_delay=10" in (options or []), table
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_index_migration_runs_back_and_forth_outside_a_transaction() -> None:
+    """On PostgreSQL the indexes are dropped and built CONCURRENTLY, which a transaction would
+    refuse; back, the single-column indexes return."""
+    from django.core.management import call_command
+
+    call_command("migrate", "labeling", "0003", verbosity=0)
+    try:
+        present = indexes("labeling_assignment")
+        assert present["labeling_assignment_item_id_1719d8a2"] == ["item_id"]
+        assert "assignment_assigned_by" not in present
+    finally:
+        call_command("migrate", "labeling", verbosity=0)
+    present = indexes("labeling_assignment")
+    assert "labeling_assignment_item_id_1719d8a2" not in present
+    assert present["assignment_assigned_by"] == ["assigned_by_id"]

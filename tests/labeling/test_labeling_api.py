@@ -341,3 +341,13 @@ def test_claim_refuses_a_client_that_accepts_no_json_with_a_406(project, bob):
     )
     assert response.status_code == 406
     assert Item.objects.filter(project=project, slots_taken__gt=0).count() == 0, "nothing taken"
+
+
+@pytest.mark.parametrize("override", ["api", "xml"])
+def test_a_format_override_is_refused_as_drf_refuses_it_and_claims_nothing(project, bob, override):
+    make_items(project, 1)
+    response = client_for(bob).post(
+        url(project, f"claim/?format={override}"), {"hold": 1}, format="json"
+    )
+    assert response.status_code == 404
+    assert Item.objects.filter(project=project, slots_taken__gt=0).count() == 0, "nothing taken"

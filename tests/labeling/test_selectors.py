@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -53,7 +54,7 @@ def test_a_stale_remaining_count_is_answered_at_once_and_recounted_by_the_worker
     selectors._remaining_seen.clear()
     assert project_remaining(project=project) == 3, "the first count is made in the request"
     make_items(project, 2, prefix="more")
-    cache.set(key, (3, 0.0), timeout=None)  # now stale
+    cache.set(key, (3, time.time() - 61), timeout=None)  # now stale
     selectors._remaining_seen.clear()
 
     answer = project_remaining(project=project)
@@ -76,7 +77,7 @@ def test_with_the_broker_unreachable_the_request_recounts(project, settings, mon
     settings.ACCORD_PROGRESS_CACHE_SECONDS = 60
     make_items(project, 3)
     key = f"accord:project:{project.pk}:remaining"
-    cache.set(key, (1, 0.0), timeout=None)  # stale
+    cache.set(key, (1, time.time() - 61), timeout=None)  # stale
     cache.delete(f"{key}:lock")
     selectors._remaining_seen.clear()
 
@@ -86,6 +87,29 @@ def test_with_the_broker_unreachable_the_request_recounts(project, settings, mon
     monkeypatch.setattr(tasks.project_remaining_recount_task, "apply_async", unreachable)
     assert project_remaining(project=project) == 3
     assert cache.get(f"{key}:lock") is None, "the recount lock is released"
+    cache.delete(key)
+
+
+def test_a_figure_no_worker_recounted_for_two_asks_is_counted_in_the_request(
+    project, settings, monkeypatch
+):
+    from labeling import tasks
+
+    settings.ACCORD_PROGRESS_CACHE_SECONDS = 60
+    make_items(project, 3)
+    key = f"accord:project:{project.pk}:remaining"
+    older_than_two_asks = 60 + 2 * selectors.REMAINING_LOCK_SECONDS + 1
+    cache.set(key, (1, time.time() - older_than_two_asks), timeout=None)
+    cache.delete(f"{key}:lock")
+    selectors._remaining_seen.clear()
+
+    def queued(*args, **kwargs):
+        raise AssertionError("queued again although no worker took the last two")
+
+    monkeypatch.setattr(tasks.project_remaining_recount_task, "apply_async", queued)
+    assert project_remaining(project=project) == 3
+    assert cache.get(f"{key}:lock") is None
+    assert cache.get(key)[0] == 3
     cache.delete(key)
 
 
