@@ -295,11 +295,46 @@ def process_ticks(pid: int) -> tuple[int, int, str] | None:
     return int(fields[11]) + int(fields[12]), int(fields[1]), name
 
 
+def cpu_ticks() -> list[int]:
+    """The machine's clock ticks since boot: user, nice, system, idle, iowait, irq, softirq,
+    steal."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
 def machine_ticks() -> tuple[int, int]:
     """(busy, total) clock ticks of the whole machine since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values[:8]) - idle, sum(values[:8])
+    values = cpu_ticks()
+    return sum(values) - values[3] - values[4], sum(values)
+
+
+def monitor_connection(database: str) -> Any:
+    """An autocommit connection to the bench database, besides the server's own."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
+        dbname=database, autocommit=True,
+    )  # fmt: skip
+
+
+def every_second(tick: Callable[[], None]) -> Callable[[], None]:
+    """Call `tick` once a second in a thread; returns the stop, which waits for the thread."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(1.0):
+            tick()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+
+    def stopped() -> None:
+        stop.set()
+        thread.join(timeout=10)
+
+    return stopped
 
 
 @dataclass
@@ -312,8 +347,7 @@ class CpuSampler:
     database: str
     groups: Counter[str] = field(default_factory=Counter)
     _last: dict[int, int] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _stop: Callable[[], None] | None = None
     _machine: tuple[int, int] = (0, 0)
     _started: bool = False
     _began: float = 0.0
@@ -321,14 +355,7 @@ class CpuSampler:
     machine_busy: float = 0.0
 
     def _bench_backends(self) -> set[int]:
-        import psycopg
-        from django.conf import settings
-
-        db = settings.DATABASES["default"]
-        with psycopg.connect(
-            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
-            dbname=self.database, autocommit=True,
-        ) as conn:  # fmt: skip
+        with monitor_connection(self.database) as conn:
             rows = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 [self.database],
@@ -368,19 +395,12 @@ class CpuSampler:
         self._started = True
         self._machine = machine_ticks()
         self._began = time.monotonic()
-
-        def loop() -> None:
-            while not self._stop.wait(1.0):
-                self._sample()
-
-        self._thread = threading.Thread(target=loop, daemon=True)
-        self._thread.start()
+        self._stop = every_second(self._sample)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join(timeout=10)
+        assert self._stop is not None
+        self._stop()
         self._sample()
         busy, total = machine_ticks()
         self.seconds = time.monotonic() - self._began
@@ -424,14 +444,14 @@ class Timeline:
     workers. `table(tally)` lays them beside each second's claim latency (`--timeline`)."""
 
     database: str
-    rows: list[tuple[float, dict[str, float]]] = field(default_factory=list)
-    clock: list[str] = field(default_factory=list)  # wall-clock time of each row, for the logs
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    # (time.monotonic(), the wall clock to match the server's log, the figures)
+    rows: list[tuple[float, str, dict[str, float]]] = field(default_factory=list)
+    _conn: Any = None
+    _stop: Callable[[], None] | None = None
 
-    def _read(self, conn: Any) -> dict[str, float]:
-        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        row = conn.execute(
+    def _read(self) -> None:
+        values = cpu_ticks()
+        row = self._conn.execute(
             "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, buffers_checkpoint, buffers_backend,"
             " buffers_clean, checkpoints_timed + checkpoints_req,"
             " (SELECT blks_read FROM pg_stat_database WHERE datname = %s),"
@@ -440,39 +460,24 @@ class Timeline:
             [self.database],
         ).fetchone()
         wal, ckpt, backend, clean, checkpoints, read, autovacuum = row
-        return {
-            "busy": sum(values[:8]) - values[3] - values[4], "iowait": values[4],
-            "steal": values[7],
-            "total": sum(values[:8]), "wal": float(wal), "ckpt": ckpt, "backend": backend,
-            "clean": clean, "checkpoints": checkpoints, "read": read, "autovacuum": autovacuum,
+        figures = {
+            "busy": sum(values) - values[3] - values[4], "iowait": values[4],
+            "steal": values[7], "total": sum(values), "wal": float(wal), "ckpt": ckpt,
+            "backend": backend, "clean": clean, "checkpoints": checkpoints, "read": read,
+            "autovacuum": autovacuum,
         }  # fmt: skip
+        self.rows.append((time.monotonic(), time.strftime("%H:%M:%S"), figures))
 
     def __enter__(self) -> Timeline:
-        import psycopg
-        from django.conf import settings
-
-        db = settings.DATABASES["default"]
-        conn = psycopg.connect(
-            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
-            dbname=self.database, autocommit=True,
-        )  # fmt: skip
-
-        def loop() -> None:
-            with conn:
-                while True:
-                    self.rows.append((time.monotonic(), self._read(conn)))
-                    self.clock.append(time.strftime("%H:%M:%S"))
-                    if self._stop.wait(1.0):
-                        return
-
-        self._thread = threading.Thread(target=loop, daemon=True)
-        self._thread.start()
+        self._conn = monitor_connection(self.database)
+        self._read()
+        self._stop = every_second(self._read)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join(timeout=10)
+        assert self._stop is not None
+        self._stop()
+        self._conn.close()
 
     def table(self, tally: Tally, limit_ms: float) -> str:
         """One line per sampled second: claims started in it, their p50/p99/max, and the
@@ -483,9 +488,7 @@ class Timeline:
         ]
         pairs = tally.claim_times
         origin = self.rows[0][0] if self.rows else 0.0
-        for clock, ((start, a), (end, b)) in zip(
-            self.clock, itertools.pairwise(self.rows), strict=False
-        ):
+        for (start, clock, a), (end, _, b) in itertools.pairwise(self.rows):
             inside = [ms for at, ms in pairs if start <= at < end]
             total = max(1, b["total"] - a["total"])
             p99 = percentile(inside, 0.99)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time as time_module
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -114,12 +116,21 @@ def _remaining_count(project_id: int) -> int:
     # parallel scan of a million rows took both cores for a quarter of a second and stalled
     # every rater's request meanwhile.
     items = Item.objects.filter(project_id=project_id, status__in=OPEN_STATUSES)
-    if connection.vendor != "postgresql":  # a transaction here would take SQLite's write lock
+    with _one_core():
         return items.count() - items.filter(is_gold=True).count()
+
+
+@contextmanager
+def _one_core() -> Iterator[None]:
+    """PostgreSQL without parallel workers for what runs inside. Nothing on SQLite, where the
+    transaction it needs would take the write lock."""
+    if connection.vendor != "postgresql":
+        yield
+        return
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        return items.count() - items.filter(is_gold=True).count()
+        yield
 
 
 def rater_progress(

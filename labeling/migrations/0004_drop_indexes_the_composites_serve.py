@@ -1,46 +1,19 @@
-"""Drop the single-column indexes of foreign keys that a composite index already leads with.
-
-Only the indexes go: the database operations are DROP INDEX statements, so the foreign-key
-constraints are kept as they are (Django's own AlterField would drop and re-add them, which
-re-checks every row of the table under a lock). On PostgreSQL they run CONCURRENTLY, outside a
-transaction, so that raters can keep labeling during the migration.
-"""
+"""Drop the single-column indexes of foreign keys that a composite index already leads with
+(assignment: project, item, rater; annotation: project, item; revision: annotation), and index
+`assigned_by` only where a lead set it. Only the indexes change, concurrently on PostgreSQL, so
+that raters can keep labeling during the migration (projects/migrations/_indexes.py)."""
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from projects.migrations._indexes import fk_index_drop, index_create
 
-def index_drop(name: str, table: str, column: str) -> migrations.RunPython:
-    """Drop a single-column index (re-created on the way back). On PostgreSQL CONCURRENTLY, so
-    that the labeling tables stay readable and writable meanwhile: the migration is not atomic,
-    and each step can be re-run."""
-
-    def forwards(apps, schema_editor):
-        schema_editor.execute(f'DROP INDEX{_concurrently(schema_editor)} IF EXISTS "{name}"')
-
-    def backwards(apps, schema_editor):
-        schema_editor.execute(
-            f'CREATE INDEX{_concurrently(schema_editor)} IF NOT EXISTS "{name}"'
-            f' ON "{table}" ("{column}")'
-        )
-
-    return migrations.RunPython(forwards, backwards)
-
-
-def assigner_index(apps, schema_editor):
-    schema_editor.execute(
-        f'CREATE INDEX{_concurrently(schema_editor)} IF NOT EXISTS "assignment_assigned_by"'
-        ' ON "labeling_assignment" ("assigned_by_id") WHERE "assigned_by_id" IS NOT NULL'
-    )
-
-
-def assigner_index_drop(apps, schema_editor):
-    schema_editor.execute(f'DROP INDEX{_concurrently(schema_editor)} IF EXISTS "assignment_assigned_by"')
-
-
-def _concurrently(schema_editor) -> str:
-    return " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
+CASCADE, PROTECT, SET_NULL = (
+    django.db.models.deletion.CASCADE,
+    django.db.models.deletion.PROTECT,
+    django.db.models.deletion.SET_NULL,
+)
 
 
 class Migration(migrations.Migration):
@@ -52,126 +25,47 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="annotation",
-                    name="item",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="annotations",
-                        to="projects.item",
-                    ),
-                )
-            ],
-            database_operations=[
-                index_drop("labeling_annotation_item_id_b8a53f88", "labeling_annotation", "item_id"),
-            ],
+        fk_index_drop(
+            "annotation", "item",
+            models.ForeignKey(db_index=False, on_delete=CASCADE, related_name="annotations",
+                              to="projects.item"),
+            "labeling_annotation_item_id_b8a53f88", "labeling_annotation",
         ),
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="annotation",
-                    name="project",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="annotations",
-                        to="projects.project",
-                    ),
-                )
-            ],
-            database_operations=[
-                index_drop("labeling_annotation_project_id_a017b813", "labeling_annotation", "project_id"),
-            ],
+        fk_index_drop(
+            "annotation", "project",
+            models.ForeignKey(db_index=False, on_delete=CASCADE, related_name="annotations",
+                              to="projects.project"),
+            "labeling_annotation_project_id_a017b813", "labeling_annotation",
         ),
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="annotationrevision",
-                    name="annotation",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="revisions",
-                        to="labeling.annotation",
-                    ),
-                )
-            ],
-            database_operations=[
-                index_drop("labeling_annotationrevision_annotation_id_9b1667fc", "labeling_annotationrevision", "annotation_id"),
-            ],
+        fk_index_drop(
+            "annotationrevision", "annotation",
+            models.ForeignKey(db_index=False, on_delete=CASCADE, related_name="revisions",
+                              to="labeling.annotation"),
+            "labeling_annotationrevision_annotation_id_9b1667fc", "labeling_annotationrevision",
         ),
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="assignment",
-                    name="assigned_by",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                )
-            ],
-            database_operations=[
-                index_drop("labeling_assignment_assigned_by_id_cbc97da3", "labeling_assignment", "assigned_by_id"),
-            ],
+        fk_index_drop(
+            "assignment", "assigned_by",
+            models.ForeignKey(blank=True, db_index=False, null=True, on_delete=SET_NULL,
+                              related_name="+", to=settings.AUTH_USER_MODEL),
+            "labeling_assignment_assigned_by_id_cbc97da3", "labeling_assignment",
         ),
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="assignment",
-                    name="item",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="assignments",
-                        to="projects.item",
-                    ),
-                )
-            ],
-            database_operations=[
-                index_drop("labeling_assignment_item_id_1719d8a2", "labeling_assignment", "item_id"),
-            ],
+        fk_index_drop(
+            "assignment", "item",
+            models.ForeignKey(db_index=False, on_delete=CASCADE, related_name="assignments",
+                              to="projects.item"),
+            "labeling_assignment_item_id_1719d8a2", "labeling_assignment",
         ),
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="assignment",
-                    name="project",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="projects.project",
-                    ),
-                )
-            ],
-            database_operations=[
-                index_drop("labeling_assignment_project_id_184e5909", "labeling_assignment", "project_id"),
-            ],
+        fk_index_drop(
+            "assignment", "project",
+            models.ForeignKey(db_index=False, on_delete=CASCADE, related_name="+",
+                              to="projects.project"),
+            "labeling_assignment_project_id_184e5909", "labeling_assignment",
         ),
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="assignment",
-                    name="rater",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="assignments",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                )
-            ],
-            database_operations=[
-                index_drop("labeling_assignment_rater_id_2667265e", "labeling_assignment", "rater_id"),
-            ],
+        fk_index_drop(
+            "assignment", "rater",
+            models.ForeignKey(db_index=False, on_delete=PROTECT, related_name="assignments",
+                              to=settings.AUTH_USER_MODEL),
+            "labeling_assignment_rater_id_2667265e", "labeling_assignment",
         ),
         migrations.SeparateDatabaseAndState(
             state_operations=[
@@ -184,6 +78,11 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
-            database_operations=[migrations.RunPython(assigner_index, assigner_index_drop)],
+            database_operations=[
+                index_create(
+                    "assignment_assigned_by", "labeling_assignment", "assigned_by_id",
+                    where='"assigned_by_id" IS NOT NULL',
+                ),
+            ],
         ),
-    ]
+    ]  # fmt: skip
