@@ -16,6 +16,7 @@ converters (`Loader`), so both databases read and write the same representation 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -66,13 +67,33 @@ def _cursor() -> Iterator[tuple[Any, Any]]:
         yield db, cursor
 
 
+def _execute(sql: str, params: Sequence[Any], many: bool, context: dict[str, Any]) -> None:
+    context["cursor"].execute(sql, params)
+
+
 def _run(db: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
-    if db.vendor != "postgresql" or not db.queries_logged:
-        cursor.execute(sql, params)
+    if db.vendor != "postgresql":
+        cursor.execute(sql, params)  # Django's cursor: it calls the wrappers and logs itself
+        return
+    if db.execute_wrappers:
+        # Hooks installed with `connection.execute_wrapper()` (APM agents, query counters)
+        # see these statements as they see the ORM's, in the same order Django calls them.
+        executor = _execute
+        for wrapper in reversed(db.execute_wrappers):
+            executor = functools.partial(wrapper, executor)
+        context = {"connection": db, "cursor": cursor}
+
+        def execute(sql: str, params: Sequence[Any]) -> None:
+            executor(sql, params, False, context)
+
+    else:
+        execute = cursor.execute
+    if not db.queries_logged:
+        execute(sql, params)
         return
     start = time.monotonic()
     try:
-        cursor.execute(sql, params)
+        execute(sql, params)
     finally:
         db.queries_log.append(
             {"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}",

@@ -351,3 +351,24 @@ def test_a_format_override_is_refused_as_drf_refuses_it_and_claims_nothing(proje
     )
     assert response.status_code == 404
     assert Item.objects.filter(project=project, slots_taken__gt=0).count() == 0, "nothing taken"
+
+
+def test_execute_wrappers_see_the_hand_written_statements_of_claim_and_submit(project, bob):
+    """APM agents and query counters hook `connection.execute_wrapper`; the hot path's own
+    cursor (projects/sql.py) must not hide claims and submits from them."""
+    from django.db import connection
+
+    make_items(project, 2)
+    api = client_for(bob)
+    seen: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        item_id = claim(api, project)["items"][0]["item"]["id"]
+        assert submit(api, project, item_id, "positive").status_code == 201
+    assert any("NOT EXISTS (SELECT 1 FROM labeling_assignment d" in s for s in seen), seen
+    assert any(s.startswith("INSERT INTO labeling_annotation ") for s in seen), seen
+    assert Annotation.objects.filter(item_id=item_id, rater=bob).exists()
