@@ -25,8 +25,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
@@ -35,6 +35,9 @@ from labeling.errors import NotAMember
 from labeling.models import Assignment, AssignmentStatus
 from projects import sql
 from projects.models import ImageBlob, Item, ItemStatus, Membership, Project
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 MAX_HOLD = 3  # the current item plus up to two prefetched ones
 RECLAIM_BATCH = 500
@@ -98,7 +101,7 @@ class MembershipState:
     labeled_today: int
 
 
-def _membership_lock(project: Project, rater: AbstractBaseUser, now: datetime) -> MembershipState:
+def _membership_lock(project: Project, rater: User, now: datetime) -> MembershipState:
     """Lock the rater's membership row; read their counts, and whether any lease of the project
     has expired.
 
@@ -120,7 +123,7 @@ def _membership_lock(project: Project, rater: AbstractBaseUser, now: datetime) -
     return MembershipState(bool(found[0]), int(found[1]), int(found[2]))
 
 
-def _holds(project: Project, rater: AbstractBaseUser, now: datetime, limit: int) -> list[Hold]:
+def _holds(project: Project, rater: User, now: datetime, limit: int) -> list[Hold]:
     """The rater's live leases (oldest first: the one on screen), then lead assignments."""
     rows = sql.fetch_all(
         f"SELECT {ITEM_COLUMNS}, {ASSIGNMENTS.columns('a')}"
@@ -134,7 +137,7 @@ def _holds(project: Project, rater: AbstractBaseUser, now: datetime, limit: int)
     return [_hold_from_row(row) for row in rows]
 
 
-def _pick_regular(project: Project, rater: AbstractBaseUser) -> sql.Row | None:
+def _pick_regular(project: Project, rater: User) -> sql.Row | None:
     """The first free regular item in queue order, row-locked; locked rows are skipped so that
     concurrent claimers take different items instead of queueing on the same one.
 
@@ -172,7 +175,7 @@ def _level_windows(k: int) -> list[tuple[int, int]]:
 
 
 def _first_not_done(
-    project: Project, rater: AbstractBaseUser, *, window: str | None = None, level: str = ""
+    project: Project, rater: User, *, window: str | None = None, level: str = ""
 ) -> sql.Row | None:
     """The first free item the rater has not done, locked, as ITEM_COLUMNS.
 
@@ -205,7 +208,7 @@ def _first_not_done(
     )
 
 
-def _pick_gold(project: Project, rater: AbstractBaseUser) -> sql.Row | None:
+def _pick_gold(project: Project, rater: User) -> sql.Row | None:
     """A gold item the rater has not seen. Gold items are outside k: every rater may get each,
     so there is no slot to race for and no lock."""
     return sql.fetch_one(
@@ -227,7 +230,7 @@ def _take_slot(item_id: int, now: datetime) -> None:
 
 
 def _lease_create(
-    project: Project, item_id: int, rater: AbstractBaseUser, expires_at: datetime,
+    project: Project, item_id: int, rater: User, expires_at: datetime,
     is_gold: bool, now: datetime,
 ) -> int:  # fmt: skip
     """A new lease, or the rater's expired one on this item made live again (the row is unique
@@ -259,7 +262,7 @@ class Claim:
 def item_claim(
     *,
     project: Project,
-    rater: AbstractBaseUser,
+    rater: User,
     hold: int = 1,
     now: datetime | None = None,
     rng: random.Random | None = None,
@@ -271,7 +274,7 @@ def item_claim(
 def rater_claim(
     *,
     project: Project,
-    rater: AbstractBaseUser,
+    rater: User,
     hold: int = 1,
     now: datetime | None = None,
     rng: random.Random | None = None,
@@ -394,8 +397,8 @@ class AssignResult:
 def items_assign(
     *,
     project: Project,
-    rater: AbstractBaseUser,
-    assigned_by: AbstractBaseUser | None,
+    rater: User,
+    assigned_by: User | None,
     item_ids: Iterable[int] = (),
     keys: Iterable[str] = (),
     now: datetime | None = None,
@@ -428,7 +431,8 @@ def items_assign(
             ).values_list("item_id", flat=True)
         )
         k = project.raters_per_item
-        assigned, full = [], []
+        assigned: list[int] = []
+        full: list[int] = []
         for pk, _, taken, gold, status in found:
             if pk in held:
                 continue

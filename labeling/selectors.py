@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
@@ -20,6 +20,9 @@ from labeling.assignment import CLAIM_ORDER
 from labeling.models import Annotation, Assignment, AssignmentStatus
 from projects import sql
 from projects.models import Item, ItemStatus, Membership, Project
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +136,7 @@ def _one_core() -> Iterator[None]:
         yield
 
 
-def rater_progress(
-    *, project: Project, rater: AbstractBaseUser, now: datetime | None = None
-) -> RaterProgress:
+def rater_progress(*, project: Project, rater: User, now: datetime | None = None) -> RaterProgress:
     """The rater's counts, kept on their membership by each first submit, and the project's
     remaining items."""
     row = sql.fetch_one(
@@ -158,7 +159,7 @@ class PastItem:
 
 
 def rater_history(
-    *, project: Project, rater: AbstractBaseUser, before_id: int | None = None, limit: int = 20
+    *, project: Project, rater: User, before_id: int | None = None, limit: int = 20
 ) -> list[PastItem]:
     """The rater's own submitted and skipped items, most recently claimed first (paged by id).
     Only the rater's own labels: never another rater's."""
@@ -179,7 +180,7 @@ def rater_history(
     ]
 
 
-def items_open_for_rater(*, project: Project, rater: AbstractBaseUser, limit: int) -> list[int]:
+def items_open_for_rater(*, project: Project, rater: User, limit: int) -> list[int]:
     """Ids of up to `limit` regular items the rater could be given now, in the claim order
     (the same order and filters as `assignment._pick_regular`, served by `item_claim_order`):
     a slot free, not resolved, and never held by this rater."""

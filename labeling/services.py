@@ -6,9 +6,8 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -19,6 +18,9 @@ from labeling.models import Annotation, AnnotationRevision, Assignment, Assignme
 from labeling.values import annotation_value_clean, gold_matches
 from projects import sql
 from projects.models import Item, ItemStatus, LabelKind, Membership, Project
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 MAX_TIME_SPENT_MS = 6 * 60 * 60 * 1000  # a client clock gone wrong must not poison the stats
 
@@ -39,7 +41,7 @@ def _label_values(project: Project) -> set[str]:
 ANNOTATIONS = sql.Loader(Annotation)
 
 
-def _replay(client_id: uuid.UUID, rater: AbstractBaseUser, item_id: int) -> Annotation | None:
+def _replay(client_id: uuid.UUID, rater: User, item_id: int) -> Annotation | None:
     """The annotation a submit with this client_id already wrote, if any."""
     row = sql.fetch_one(
         f"SELECT {ANNOTATIONS.columns()} FROM labeling_annotation WHERE id = ("
@@ -58,7 +60,7 @@ def annotation_submit(
     *,
     project: Project,
     item_id: int,
-    rater: AbstractBaseUser,
+    rater: User,
     value: Any,
     client_id: uuid.UUID | str,
     time_spent_ms: int = 0,
@@ -200,7 +202,7 @@ def _slot_retake(*, project: Project, item_id: int, is_gold: bool, now: datetime
 def _annotation_change(
     *,
     item_id: int,
-    rater: AbstractBaseUser,
+    rater: User,
     value: Any,
     client_id: uuid.UUID,
     time_spent_ms: int,
@@ -224,7 +226,7 @@ def _annotation_change(
 
 
 def item_skip(
-    *, item: Item, rater: AbstractBaseUser, reason: str = "", now: datetime | None = None
+    *, item: Item, rater: User, reason: str = "", now: datetime | None = None
 ) -> Assignment:
     """The rater passes on an item they hold: its slot goes back to the queue for others, and
     the rater never gets it again. Skipping twice is harmless."""

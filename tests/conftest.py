@@ -113,6 +113,15 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_remaining_figure_from_an_earlier_test() -> None:
+    """Each process keeps its own copy of a project's remaining count; project ids repeat from
+    test to test, so a copy left by one test must not answer in the next."""
+    from labeling import selectors
+
+    selectors._remaining_seen.clear()
+
+
 # --- background tasks ---------------------------------------------------------------------------
 
 

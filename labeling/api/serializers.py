@@ -17,7 +17,7 @@ class LabelingItemSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     key = serializers.CharField()
     text = serializers.CharField()
-    data = serializers.JSONField()
+    data = serializers.JSONField()  # type: ignore[assignment]  # the item's field, not .data
     image_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
     width = serializers.SerializerMethodField()
@@ -30,10 +30,10 @@ class LabelingItemSerializer(serializers.Serializer):
         return reverse("item-thumbnail", args=[item.pk]) if item.image_id else None
 
     def get_width(self, item: Item) -> int | None:
-        return item.image.width if item.image_id else None
+        return item.image.width if item.image is not None else None
 
     def get_height(self, item: Item) -> int | None:
-        return item.image.height if item.image_id else None
+        return item.image.height if item.image is not None else None
 
 
 class HoldAssignmentSerializer(serializers.ModelSerializer):

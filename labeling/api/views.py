@@ -25,6 +25,7 @@ from projects.api.permissions import (
     IsProjectLead,
     IsProjectMember,
     request_project,
+    request_user,
 )
 from projects.models import Item, Project
 
@@ -57,7 +58,7 @@ class _ProjectView(APIView):
         )
 
     def progress(self, project: Project) -> dict[str, Any]:
-        return asdict(rater_progress(project=project, rater=self.request.user))
+        return asdict(rater_progress(project=project, rater=request_user(self.request)))
 
 
 _JSON = JSONRenderer()
@@ -89,7 +90,7 @@ class ClaimView(_HotView):
         hold = s.claim_input(request.data)
         project = self.project()
         try:
-            claim = assignment.rater_claim(project=project, rater=request.user, hold=hold)
+            claim = assignment.rater_claim(project=project, rater=request_user(request), hold=hold)
         except LabelingError as error:
             _raise(error)
         progress = {
@@ -108,7 +109,7 @@ class SubmitView(_HotView):
         data = s.submit_input(request.data)
         try:
             result = services.annotation_submit(
-                project=self.project(), item_id=item_pk, rater=request.user, **data
+                project=self.project(), item_id=item_pk, rater=request_user(request), **data
             )
         except LabelingError as error:
             _raise(error)
@@ -130,7 +131,9 @@ class SkipView(_ProjectView):
         project = self.project()
         try:
             held = services.item_skip(
-                item=self.item(project), rater=request.user, reason=data.validated_data["reason"]
+                item=self.item(project),
+                rater=request_user(request),
+                reason=data.validated_data["reason"],
             )
         except LabelingError as error:
             _raise(error)
@@ -144,7 +147,7 @@ class RenewView(_ProjectView):
         project = self.project()
         held = get_object_or_404(
             Assignment.objects.select_related("project"),
-            project=project, item_id=item_pk, rater=request.user,
+            project=project, item_id=item_pk, rater=request_user(request),
         )  # fmt: skip
         if not assignment.lease_renew(assignment=held):
             _raise(LeaseExpired("Your lease on this item has expired."))
@@ -162,7 +165,7 @@ class HistoryView(_ProjectView):
         query.is_valid(raise_exception=True)
         entries = rater_history(
             project=self.project(),
-            rater=request.user,
+            rater=request_user(request),
             before_id=query.validated_data.get("before"),
             limit=query.validated_data["limit"],
         )
@@ -192,7 +195,7 @@ class AssignView(_ProjectView):
             result = assignment.items_assign(
                 project=project,
                 rater=rater,
-                assigned_by=request.user,
+                assigned_by=request_user(request),
                 item_ids=data.validated_data["item_ids"],
                 keys=data.validated_data["item_keys"],
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.models import AnonymousUser
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -21,6 +22,7 @@ from projects.models import Project, Role
 from projects.selectors import project_with_role
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
     from rest_framework.views import APIView
 
 PROJECT_NOT_FOUND = "No project with this id, or you are not a member of it."
@@ -41,6 +43,14 @@ def url_project_id(view: APIView | None) -> int | None:
     kwarg = getattr(view, "project_lookup_kwarg", "project_pk")
     value = getattr(view, "kwargs", {}).get(kwarg)
     return int(value) if value is not None and str(value).isdigit() else None
+
+
+def request_user(request: Request) -> User:
+    """The signed-in user, for views whose permission classes have already refused anonymous
+    callers (IsAuthenticated and every project role check do)."""
+    user = request.user
+    assert not isinstance(user, AnonymousUser)
+    return user
 
 
 def remember_project(

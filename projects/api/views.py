@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import FileResponse, HttpResponseBase, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -36,6 +35,7 @@ from projects.api.permissions import (
     IsProjectLeadOrReadOnlyMember,
     remember_project_role,
     request_project_role,
+    request_user,
 )
 from projects.models import ApiToken, ImportJob, Item, Label, Membership, Project, Role
 from projects.selectors import item_counts_by_status, projects_for_user_with_role
@@ -55,13 +55,6 @@ from projects.services.tokens import api_token_create, api_token_revoke
 
 FILE_ACTIONS = ("image", "thumbnail")
 NO_CONTENT = {204: OpenApiResponse(description="Done; no body.")}
-
-
-def _caller(request: Request) -> AbstractBaseUser:
-    """The signed-in user: every view here has IsAuthenticated before anything else."""
-    user = request.user
-    assert not isinstance(user, AnonymousUser)
-    return user
 
 
 def _valid(serializer_class: type[BaseSerializer[Any]], data: Any, **kwargs: Any) -> Any:
@@ -137,7 +130,7 @@ class ProjectViewSet(viewsets.GenericViewSet[Project]):
 
     def create(self, request: Request) -> Response:
         data = _valid(s.ProjectCreateInputSerializer, request.data)
-        project = project_create(created_by=_caller(request), **data)
+        project = project_create(created_by=request_user(request), **data)
         return self._detail(self.get_queryset().get(pk=project.pk), status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, pk: int) -> Response:
@@ -420,8 +413,8 @@ class ImportJobViewSet(ProjectNestedMixin, viewsets.GenericViewSet[ImportJob]):
     def create(self, request: Request, project_pk: int) -> Response:
         data = _valid(s.ImportJobCreateInputSerializer, request.data)
         job = import_job_create(
-            project=self.get_project(), uploaded_file=data["file"], created_by=_caller(request),
-            source="api", format=data["format"],
+            project=self.get_project(), uploaded_file=data["file"],
+            created_by=request_user(request), source="api", format=data["format"],
         )  # fmt: skip
         job.refresh_from_db()  # the task may already have run (in-process without Redis)
         return Response(s.ImportJobSerializer(job).data, status=status.HTTP_201_CREATED)
@@ -468,7 +461,7 @@ class ApiTokenViewSet(viewsets.GenericViewSet[ApiToken]):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return ApiToken.objects.none()
-        return ApiToken.objects.filter(user_id=_caller(self.request).pk)
+        return ApiToken.objects.filter(user_id=request_user(self.request).pk)
 
     def get_permissions(self) -> Sequence[Any]:
         if self.action == "create":
@@ -480,7 +473,7 @@ class ApiTokenViewSet(viewsets.GenericViewSet[ApiToken]):
 
     def create(self, request: Request) -> Response:
         data = _valid(s.ApiTokenCreateInputSerializer, request.data)
-        token, secret = api_token_create(user=_caller(request), name=data["name"])
+        token, secret = api_token_create(user=request_user(request), name=data["name"])
         token.secret = secret  # type: ignore[attr-defined]
         return Response(s.ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
@@ -501,7 +494,7 @@ class MeView(APIView):
 
     @extend_schema(summary="The caller and their memberships", responses=s.MeSerializer)
     def get(self, request: Request) -> Response:
-        user = _caller(request)
+        user = request_user(request)
         memberships = (
             Membership.objects.filter(user_id=user.pk).select_related("project").order_by("project")
         )

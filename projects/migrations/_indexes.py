@@ -23,6 +23,7 @@ def index_create(name: str, table: str, column: str, where: str = "") -> migrati
 def index_drop(name: str, table: str, column: str) -> migrations.RunPython:
     """Drop a single-column index (built again on the way back)."""
     create = index_create(name, table, column)
+    assert create.reverse_code is not None  # index_create always builds both ways
     return migrations.RunPython(create.reverse_code, create.code)
 
 

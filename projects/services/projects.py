@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -20,6 +19,9 @@ from projects.models import (
     Project,
     Role,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 PROJECT_FIELDS = (
     "name",
@@ -60,7 +62,7 @@ def _validate_project(project: Project) -> None:
 @transaction.atomic
 def project_create(
     *,
-    created_by: AbstractBaseUser | None,
+    created_by: User | None,
     labels: Iterable[Mapping[str, Any]] = (),
     **fields: Any,
 ) -> Project:
@@ -164,7 +166,7 @@ def label_create(*, project: Project, **fields: Any) -> Label:
 
 
 @transaction.atomic
-def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+def membership_set(*, project: Project, user: User, role: str) -> Membership:
     """Add a member or change their role."""
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; use one of {Role.values}."})

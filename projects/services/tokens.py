@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from projects.api.auth import token_hash
 from projects.models import ApiToken
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 TOKEN_PREFIX = "acc_"
 
 
-def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Create a token and return it with its secret, which is never stored and never shown
     again."""
     name = name.strip()

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -20,6 +19,9 @@ from tqdm import tqdm
 
 from projects.models import ImportFormat, JobStatus, Project, Role
 from projects.services.imports import import_job_create, import_job_run
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Command(BaseCommand):
@@ -82,7 +84,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(job.message))
         self.stdout.write(f"created={job.created_count} duplicates={job.duplicate_count}")
 
-    def _user(self, username: str | None, project: Project) -> AbstractBaseUser | None:
+    def _user(self, username: str | None, project: Project) -> User | None:
         if not username:
             return None
         user = get_user_model().objects.filter(username=username).first()

@@ -30,10 +30,9 @@ import secrets
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
@@ -50,6 +49,9 @@ from projects.models import (
 )
 from projects.services.imports import import_job_create, import_job_run
 from projects.services.projects import membership_set, project_create
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 LEAD_USERNAME = "lead"
 RATER_USERNAMES = ("rater1", "rater2", "rater3")
@@ -404,15 +406,15 @@ class Command(BaseCommand):
 
     # users
 
-    def _users(self) -> tuple[dict[str, AbstractUser], list[tuple[str, str]]]:
-        User = get_user_model()
-        users: dict[str, AbstractUser] = {}
+    def _users(self) -> tuple[dict[str, User], list[tuple[str, str]]]:
+        accounts = get_user_model()
+        users: dict[str, User] = {}
         new_passwords: list[tuple[str, str]] = []
         for username in (LEAD_USERNAME, *RATER_USERNAMES):
-            user = User.objects.filter(username=username).first()
+            user = accounts.objects.filter(username=username).first()
             if user is None:
                 password = secrets.token_urlsafe(12)
-                user = User.objects.create_user(
+                user = accounts.objects.create_user(
                     username=username,
                     email=f"{username}@example.com",
                     password=password,
@@ -448,9 +450,7 @@ class Command(BaseCommand):
 
     # projects and members
 
-    def _project(
-        self, spec: DemoProject, *, lead: AbstractUser, raters: list[AbstractUser]
-    ) -> Project:
+    def _project(self, spec: DemoProject, *, lead: User, raters: list[User]) -> Project:
         with transaction.atomic():
             project = Project.objects.filter(name=spec.name).order_by("pk").first()
             if project is None:
@@ -473,7 +473,7 @@ class Command(BaseCommand):
 
     # items
 
-    def _items(self, spec: DemoProject, *, project: Project, lead: AbstractUser) -> None:
+    def _items(self, spec: DemoProject, *, project: Project, lead: User) -> None:
         have = project.items.count()
         if have >= spec.expected_items:
             self.stdout.write(f"  {spec.name!r} has its {have} items.")
@@ -488,9 +488,7 @@ class Command(BaseCommand):
             )
         )
 
-    def _import(
-        self, *, project: Project, upload: SimpleUploadedFile, lead: AbstractUser
-    ) -> ImportJob:
+    def _import(self, *, project: Project, upload: SimpleUploadedFile, lead: User) -> ImportJob:
         try:
             job = import_job_create(
                 project=project, uploaded_file=upload, created_by=lead, source="cli", enqueue=False

@@ -8,10 +8,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -40,6 +39,9 @@ from projects.services.imports.saving import (
     items_insert_postgresql,
 )
 from projects.services.imports.zips import ZipUpload
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +109,7 @@ def import_job_create(
     *,
     project: Project,
     uploaded_file: File,
-    created_by: AbstractBaseUser | None,
+    created_by: User | None,
     source: str,
     format: str = ImportFormat.AUTO,
     enqueue: bool = True,
