@@ -150,6 +150,11 @@ def reset_labeling(project_id: int) -> None:
         cursor.execute("DELETE FROM labeling_annotation WHERE project_id = %s", [project_id])
         cursor.execute("DELETE FROM labeling_assignment WHERE project_id = %s", [project_id])
         cursor.execute(
+            "UPDATE projects_membership SET labeled_total = 0, labeled_today = 0,"
+            " labeled_on = NULL WHERE project_id = %s",
+            [project_id],
+        )
+        cursor.execute(
             "UPDATE projects_item SET slots_taken = 0, annotation_count = 0, status = 'open' "
             "WHERE project_id = %s AND (slots_taken <> 0 OR annotation_count <> 0 "
             "OR status <> 'open')",
@@ -738,6 +743,11 @@ def database_checks(project: Any, tally: Tally) -> dict[str, int]:
                         OR i.annotation_count <> coalesce(n.n, 0)
                         OR coalesce(h.submitted, 0) <> coalesce(n.n, 0)
                         OR (i.status = 'labeled') <> (i.annotation_count >= %(k)s)))
+              + (SELECT count(*) FROM projects_membership m
+                 LEFT JOIN (SELECT rater_id, count(*) AS n FROM labeling_annotation
+                            WHERE project_id = %(p)s GROUP BY rater_id) AS r
+                   ON r.rater_id = m.user_id
+                 WHERE m.project_id = %(p)s AND m.labeled_total <> coalesce(r.n, 0))
             """,
             {"p": project.pk, "k": k, "ids": tally.created},
         )
