@@ -8,10 +8,14 @@ workers still served labels while a migration ran, or a hand-written fix in `psq
 repair, safe to run on a live project (`manage.py recount_counters`): it reads the truth from the
 Assignment and Annotation rows and writes only the counters that disagree.
 
-Items go in primary-key batches, each batch locked (in pk order, as every other item locker does)
-while it is counted, so a claim or submit on one of those items either commits before the batch
-is counted or waits and applies its own increment after the fix. Claims skip the locked items
-meanwhile (SKIP LOCKED); nothing waits for more than one batch.
+Items go in primary-key batches, each batch locked (FOR NO KEY UPDATE, in pk order, as every other
+item locker does) while it is counted, so a claim or submit on one of those items either commits
+before the batch is counted or waits and applies its own increment after the fix. Claims pass
+over the locked items meanwhile (SKIP LOCKED), and submits' foreign-key checks are not blocked.
+The recount never waits long while it holds locks: a batch that cannot take its locks within
+LOCK_TIMEOUT (say a claim holds one of its items and waits for a gold one the batch holds) is
+rolled back and tried again, so the rater's claim goes through and nothing deadlocks. Members go
+one at a time, each under the lock that their own claims and submits take first.
 """
 
 from __future__ import annotations
@@ -19,16 +23,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
-from django.db import transaction
-from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.db import OperationalError, connection, transaction
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labeling.models import Annotation, Assignment, AssignmentStatus
 from projects.models import Item, ItemStatus, Membership, Project
 
 BATCH = 2_000
+LOCK_TIMEOUT = "200ms"  # below PostgreSQL's deadlock_timeout (1 s): the recount gives way first
+LOCK_ATTEMPTS = 50
 # A rater holds one of the item's k slots in these states (see labeling.assignment).
 HOLDING = (AssignmentStatus.LEASED, AssignmentStatus.ASSIGNED, AssignmentStatus.SUBMITTED)
 # The statuses the engine sets from the counters; later ones (agreed, conflict, resolved) are
@@ -37,6 +44,7 @@ ENGINE_STATUSES = (ItemStatus.OPEN, ItemStatus.IN_PROGRESS, ItemStatus.LABELED)
 COUNTED = ("slots_taken", "annotation_count", "status")  # the item's fields a recount sets
 
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -60,6 +68,24 @@ def _count_of(rows: object) -> Coalesce:
     return Coalesce(Subquery(counted), Value(0))
 
 
+def _lock_timeout() -> None:
+    """Inside a transaction on PostgreSQL: give up a lock wait after LOCK_TIMEOUT."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+
+
+def _retrying(step: Callable[[], T]) -> T:
+    """Run `step` (one transaction) again while it times out on a lock: it holds none then."""
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            return step()
+        except OperationalError as error:
+            if "lock timeout" not in str(error) or attempt == LOCK_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _items_batch(
     project: Project, after: int, *, fix: bool, now: datetime, report: CounterReport
 ) -> int | None:
@@ -67,22 +93,29 @@ def _items_batch(
     checked, or None when no item is left."""
     k = project.raters_per_item
     with transaction.atomic():
-        # Locked in pk order: slots_release and items_assign lock items the same way, so the
-        # recount cannot deadlock with them, and no claim or submit changes a counter it reads.
+        _lock_timeout()
+        # In pk order, as slots_release and items_assign lock items.
         pks = list(
-            Item.objects.select_for_update()
+            Item.objects.select_for_update(no_key=True)
             .filter(project=project, pk__gt=after)
             .order_by("pk")
             .values_list("pk", flat=True)[:BATCH]
         )
         if not pks:
             return None
-        report.items_checked += len(pks)
         holders = _count_of(Assignment.objects.filter(item=OuterRef("pk"), status__in=HOLDING))
         annotations = _count_of(Annotation.objects.filter(item=OuterRef("pk")))
-        # What the rows say. An annotation always spent a slot (the schema checks
-        # annotation_count <= slots_taken); one whose assignment row is gone still counts.
-        want_slots = Greatest(F("held"), F("annotated"))
+        # An annotation always spent a slot (the schema checks annotation_count <= slots_taken),
+        # so one whose assignment row is gone (deleted in the admin) still counts as a holder.
+        orphans = _count_of(
+            Annotation.objects.filter(item=OuterRef("pk")).exclude(
+                Exists(
+                    Assignment.objects.filter(
+                        item=OuterRef("item"), rater=OuterRef("rater"), status__in=HOLDING
+                    )
+                )
+            )
+        )
         want_status = Case(
             When(~Q(status__in=ENGINE_STATUSES), then=F("status")),
             When(annotated__gte=k, then=Value(ItemStatus.LABELED)),
@@ -91,8 +124,8 @@ def _items_batch(
         )
         drifted = (
             Item.objects.filter(project=project, pk__gte=pks[0], pk__lte=pks[-1])
-            .annotate(held=holders, annotated=annotations)
-            .annotate(want_slots=want_slots)
+            .annotate(held=holders, annotated=annotations, orphaned=orphans)
+            .annotate(want_slots=F("held") + F("orphaned"))
             .annotate(want_status=want_status)
             .exclude(
                 slots_taken=F("want_slots"),
@@ -103,54 +136,72 @@ def _items_batch(
             .values_list("pk", "key", "slots_taken", "annotation_count", "status",
                          "want_slots", "annotated", "want_status")
         )  # fmt: skip
-        repaired = []
+        changes, repaired = [], []
         for pk, key, *found in drifted:
             old, new = found[:3], found[3:]
             for name, was, becomes in zip(COUNTED, old, new, strict=True):
                 if was != becomes:
-                    report.changes.append(f"item {pk} (key {key}): {name} {was} -> {becomes}")
+                    changes.append(f"item {pk} (key {key}): {name} {was} -> {becomes}")
             repaired.append(Item(pk=pk, **dict(zip(COUNTED, new, strict=True)), updated_at=now))
         if fix and repaired:
             Item.objects.bulk_update(repaired, [*COUNTED, "updated_at"])
+    # Reported once the batch has committed: a batch tried again must not report twice.
+    report.items_checked += len(pks)
+    report.changes += changes
     return pks[-1]
 
 
-def _memberships(project: Project, *, fix: bool, now: datetime, report: CounterReport) -> None:
-    """Check (and with `fix`, repair) each member's labeled counts."""
+def _memberships(
+    project: Project, *, fix: bool, now: datetime | None, report: CounterReport
+) -> None:
+    """Check (and with `fix`, repair) each member's labeled counts, one member at a time."""
+    members = list(
+        Membership.objects.filter(project=project)
+        .order_by("pk")
+        .values_list("pk", "user_id", "user__username")
+    )
+    report.memberships_checked = len(members)
+    for pk, user_id, username in members:
+        changes = _retrying(
+            lambda: _member(project, pk, user_id, f"member {username}", fix=fix, now=now)  # noqa: B023
+        )
+        report.changes += changes
+
+
+def _member(
+    project: Project, pk: int, user_id: int, who: str, *, fix: bool, now: datetime | None
+) -> list[str]:
+    """Check (and with `fix`, repair) one member's counts; return the lines of what differs."""
     from labeling.selectors import start_of_today
 
-    today, midnight = timezone.localdate(now), start_of_today(now)
     with transaction.atomic():
-        # Locked in pk order; a submit takes its rater's row first, so it either counted before
-        # this read or adds its own label after the fix.
-        members = list(
-            Membership.objects.select_for_update()
-            .filter(project=project)
-            .order_by("pk")
-            .select_related("user")
+        _lock_timeout()
+        # The lock the rater's own claims and submits take first: a submit either counted
+        # before this read or adds its label after the fix. The user row is not locked.
+        member = (
+            Membership.objects.select_for_update(no_key=True, of=("self",)).filter(pk=pk).first()
         )
-        report.memberships_checked = len(members)
-        counts = {
-            row["rater_id"]: (row["total"], row["today"])
-            for row in Annotation.objects.filter(project=project)
-            .order_by()
-            .values("rater_id")
-            .annotate(total=Count("pk"), today=Count("pk", filter=Q(created_at__gte=midnight)))
-        }
-        for member in members:
-            total, today_count = counts.get(member.user_id, (0, 0))
-            shown_today = member.labeled_today if member.labeled_on == today else 0
-            if (member.labeled_total, shown_today) == (total, today_count):
-                continue
-            who = f"member {member.user.get_username()}"
-            if member.labeled_total != total:
-                report.changes.append(f"{who}: labeled_total {member.labeled_total} -> {total}")
-            if shown_today != today_count:
-                report.changes.append(f"{who}: labeled_today {shown_today} -> {today_count}")
-            if fix:
-                member.labeled_total, member.labeled_today = total, today_count
-                member.labeled_on = today
-                member.save(update_fields=["labeled_total", "labeled_today", "labeled_on"])
+        if member is None:  # removed meanwhile
+            return []
+        # The clock read under the lock, so that a run crossing midnight counts each member's
+        # day as their next submit will.
+        moment = now or timezone.now()
+        today, midnight = timezone.localdate(moment), start_of_today(moment)
+        counted = Annotation.objects.filter(project=project, rater_id=user_id).aggregate(
+            total=Count("pk"), today=Count("pk", filter=Q(created_at__gte=midnight))
+        )
+        total, today_count = counted["total"], counted["today"]
+        shown_today = member.labeled_today if member.labeled_on == today else 0
+        changes = []
+        if member.labeled_total != total:
+            changes.append(f"{who}: labeled_total {member.labeled_total} -> {total}")
+        if shown_today != today_count:
+            changes.append(f"{who}: labeled_today {shown_today} -> {today_count}")
+        if fix and changes:
+            member.labeled_total, member.labeled_today = total, today_count
+            member.labeled_on = today
+            member.save(update_fields=["labeled_total", "labeled_today", "labeled_on"])
+    return changes
 
 
 def counters_recount(
@@ -162,14 +213,17 @@ def counters_recount(
 ) -> CounterReport:
     """Recount the project's labeling counters from its rows; with `fix`, repair those that
     disagree. `progress(done, total)` is called after each batch of items. Running it twice, or
-    on a project with nothing wrong, changes nothing."""
-    now = now or timezone.now()
+    on a project with nothing wrong, changes nothing. `now` fixes the clock (tests)."""
     report = CounterReport(project_id=project.pk, fixed=fix)
     total = Item.objects.filter(project=project).count()
-    after = 0
-    while (last := _items_batch(project, after, fix=fix, now=now, report=report)) is not None:
-        after = last
-        if progress is not None:
+    after: int | None = 0
+    while after is not None:
+        stamp = now or timezone.now()
+        start = after
+        after = _retrying(
+            lambda: _items_batch(project, start, fix=fix, now=stamp, report=report)  # noqa: B023
+        )
+        if after is not None and progress is not None:
             progress(report.items_checked, max(total, report.items_checked))
     _memberships(project, fix=fix, now=now, report=report)
     if fix and report.changes:

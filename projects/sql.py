@@ -68,7 +68,9 @@ def _cursor() -> Iterator[tuple[Any, Any]]:
 
 
 def _execute(sql: str, params: Sequence[Any], many: bool, context: dict[str, Any]) -> None:
-    context["cursor"].execute(sql, params)
+    # Innermost, as in Django's CursorWrapper: wrappers see Django's exceptions.
+    with context["connection"].wrap_database_errors:
+        context["cursor"].execute(sql, params)
 
 
 def _run(db: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
@@ -77,7 +79,8 @@ def _run(db: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
         return
     if db.execute_wrappers:
         # Hooks installed with `connection.execute_wrapper()` (APM agents, query counters)
-        # see these statements as they see the ORM's, in the same order Django calls them.
+        # see these statements as they see the ORM's, in the same order Django calls them;
+        # context["cursor"] is the psycopg cursor itself, not Django's CursorWrapper.
         executor = _execute
         for wrapper in reversed(db.execute_wrappers):
             executor = functools.partial(wrapper, executor)
