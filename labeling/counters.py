@@ -23,10 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -36,6 +37,7 @@ from projects.models import Item, ItemStatus, Membership, Project
 BATCH = 2_000
 LOCK_TIMEOUT = "200ms"  # below PostgreSQL's deadlock_timeout (1 s): the recount gives way first
 LOCK_ATTEMPTS = 50
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
 # A rater holds one of the item's k slots in these states (see labeling.assignment).
 HOLDING = (AssignmentStatus.LEASED, AssignmentStatus.ASSIGNED, AssignmentStatus.SUBMITTED)
 # The statuses the engine sets from the counters; later ones (agreed, conflict, resolved) are
@@ -62,9 +64,9 @@ class CounterReport:
         return not self.changes
 
 
-def _count_of(rows: object) -> Coalesce:
+def _count_of(rows: QuerySet[Any]) -> Coalesce:
     """The number of `rows` (a queryset filtered on OuterRef("pk")), 0 when there are none."""
-    counted = rows.order_by().values("item").annotate(n=Count("pk")).values("n")  # type: ignore[attr-defined]
+    counted = rows.order_by().values("item").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(counted), Value(0))
 
 
@@ -81,7 +83,8 @@ def _retrying(step: Callable[[], T]) -> T:
         try:
             return step()
         except OperationalError as error:
-            if "lock timeout" not in str(error) or attempt == LOCK_ATTEMPTS:
+            timed_out = getattr(error.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE
+            if not timed_out or attempt == LOCK_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
 
@@ -162,17 +165,15 @@ def _memberships(
     )
     report.memberships_checked = len(members)
     for pk, user_id, username in members:
-        changes = _retrying(
-            lambda: _member(project, pk, user_id, f"member {username}", fix=fix, now=now)  # noqa: B023
-        )
-        report.changes += changes
+        member = partial(_member, project, pk, user_id, f"member {username}", fix=fix, now=now)
+        report.changes += _retrying(member)
 
 
 def _member(
     project: Project, pk: int, user_id: int, who: str, *, fix: bool, now: datetime | None
 ) -> list[str]:
     """Check (and with `fix`, repair) one member's counts; return the lines of what differs."""
-    from labeling.selectors import start_of_today
+    from labeling.selectors import labeled_counts
 
     with transaction.atomic():
         _lock_timeout()
@@ -186,11 +187,8 @@ def _member(
         # The clock read under the lock, so that a run crossing midnight counts each member's
         # day as their next submit will.
         moment = now or timezone.now()
-        today, midnight = timezone.localdate(moment), start_of_today(moment)
-        counted = Annotation.objects.filter(project=project, rater_id=user_id).aggregate(
-            total=Count("pk"), today=Count("pk", filter=Q(created_at__gte=midnight))
-        )
-        total, today_count = counted["total"], counted["today"]
+        today = timezone.localdate(moment)
+        total, today_count = labeled_counts(project_id=project.pk, user_id=user_id, now=moment)
         shown_today = member.labeled_today if member.labeled_on == today else 0
         changes = []
         if member.labeled_total != total:
@@ -218,11 +216,10 @@ def counters_recount(
     total = Item.objects.filter(project=project).count()
     after: int | None = 0
     while after is not None:
-        stamp = now or timezone.now()
-        start = after
-        after = _retrying(
-            lambda: _items_batch(project, start, fix=fix, now=stamp, report=report)  # noqa: B023
+        batch = partial(
+            _items_batch, project, after, fix=fix, now=now or timezone.now(), report=report
         )
+        after = _retrying(batch)
         if after is not None and progress is not None:
             progress(report.items_checked, max(total, report.items_checked))
     _memberships(project, fix=fix, now=now, report=report)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from labeling.assignment import CLAIM_ORDER
@@ -40,6 +40,15 @@ def start_of_today(now: datetime) -> datetime:
     """Midnight (TIME_ZONE) of the day `now` falls in."""
     local = timezone.localtime(now)
     return timezone.make_aware(datetime.combine(local.date(), time.min), local.tzinfo)
+
+
+def labeled_counts(*, project_id: int, user_id: int, now: datetime) -> tuple[int, int]:
+    """The member's labeled items in the project, counted from their annotations: in all, and
+    since midnight of `now`'s day (the counts the membership row keeps)."""
+    counted = Annotation.objects.filter(project=project_id, rater=user_id).aggregate(
+        total=Count("pk"), today=Count("pk", filter=Q(created_at__gte=start_of_today(now)))
+    )
+    return counted["total"], counted["today"]
 
 
 _remaining_seen: dict[str, tuple[int, float]] = {}

@@ -73,35 +73,32 @@ def _execute(sql: str, params: Sequence[Any], many: bool, context: dict[str, Any
         context["cursor"].execute(sql, params)
 
 
+def _through_wrappers(db: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
+    """Hooks installed with `connection.execute_wrapper()` (APM agents, query counters) see these
+    statements as they see the ORM's, in the order Django calls them; context["cursor"] is the
+    psycopg cursor itself, not Django's CursorWrapper."""
+    executor = _execute
+    for wrapper in reversed(db.execute_wrappers):
+        executor = functools.partial(wrapper, executor)
+    executor(sql, params, False, {"connection": db, "cursor": cursor})
+
+
 def _run(db: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
     if db.vendor != "postgresql":
         cursor.execute(sql, params)  # Django's cursor: it calls the wrappers and logs itself
         return
-    if db.execute_wrappers:
-        # Hooks installed with `connection.execute_wrapper()` (APM agents, query counters)
-        # see these statements as they see the ORM's, in the same order Django calls them;
-        # context["cursor"] is the psycopg cursor itself, not Django's CursorWrapper.
-        executor = _execute
-        for wrapper in reversed(db.execute_wrappers):
-            executor = functools.partial(wrapper, executor)
-        context = {"connection": db, "cursor": cursor}
-
-        def execute(sql: str, params: Sequence[Any]) -> None:
-            executor(sql, params, False, context)
-
-    else:
-        execute = cursor.execute
-    if not db.queries_logged:
-        execute(sql, params)
-        return
-    start = time.monotonic()
+    start = time.monotonic() if db.queries_logged else None
     try:
-        execute(sql, params)
+        if db.execute_wrappers:
+            _through_wrappers(db, cursor, sql, params)
+        else:
+            cursor.execute(sql, params)
     finally:
-        db.queries_log.append(
-            {"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}",
-             "statement": sql, "params": list(params)}
-        )  # fmt: skip
+        if start is not None:
+            db.queries_log.append(
+                {"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}",
+                 "statement": sql, "params": list(params)}
+            )  # fmt: skip
 
 
 def fetch_all(sql: str, params: Sequence[Any]) -> list[Row]:

@@ -186,18 +186,16 @@ def membership_set(*, project: Project, user: User, role: str) -> Membership:
 def _labeled_counts_fill(membership: Membership) -> None:
     """A member who comes back keeps their counts: their annotations outlived the membership
     row that counted them (labeling keeps the counters from then on)."""
-    from labeling.models import Annotation
-    from labeling.selectors import start_of_today
+    from labeling.selectors import labeled_counts
 
-    mine = Annotation.objects.filter(project=membership.project_id, rater=membership.user_id)
-    total = mine.count()
+    now = timezone.now()
+    total, today = labeled_counts(
+        project_id=membership.project_id, user_id=membership.user_id, now=now
+    )
     if not total:
         return
-    now = timezone.now()
-    today, midnight = timezone.localdate(now), start_of_today(now)
-    membership.labeled_total = total
-    membership.labeled_today = mine.filter(created_at__gte=midnight).count()
-    membership.labeled_on = today
+    membership.labeled_total, membership.labeled_today = total, today
+    membership.labeled_on = timezone.localdate(now)
     membership.save(update_fields=["labeled_total", "labeled_today", "labeled_on"])
 
 

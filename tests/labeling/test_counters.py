@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from labeling import counters
@@ -240,3 +240,44 @@ def test_a_recount_during_live_labeling_changes_nothing_and_loses_nothing(alice,
     assert len(set(labels_seen)) > 1, "the recounts ran while labels were coming in"
     assert [r.changes for r in reports] == [[]] * len(reports)
     assert invariant_violations(project) == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="lock timeouts matter on PostgreSQL only"
+)
+def test_a_batch_whose_item_stays_locked_gives_way_and_is_tried_again(project, bob, monkeypatch):
+    """Another transaction holds one item's lock the whole time: each try of the batch times
+    out after LOCK_TIMEOUT, holding nothing, and the recount gives up after LOCK_ATTEMPTS."""
+    from django.db import OperationalError
+
+    monkeypatch.setattr(counters, "LOCK_ATTEMPTS", 3)
+    tries: list[int] = []
+    real_batch = counters._items_batch
+    monkeypatch.setattr(
+        counters, "_items_batch", lambda *a, **kw: tries.append(1) or real_batch(*a, **kw)
+    )
+    (item,) = make_items(project, 1)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_item() -> None:
+        try:
+            with transaction.atomic():
+                list(Item.objects.select_for_update().filter(pk=item.pk))
+                locked.set()
+                release.wait(timeout=60)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_item, daemon=True)
+    holder.start()
+    try:
+        assert locked.wait(timeout=60)
+        with pytest.raises(OperationalError) as timed_out:
+            counters_recount(project=project)
+        assert timed_out.value.__cause__.sqlstate == counters.LOCK_NOT_AVAILABLE
+        assert len(tries) == 3
+    finally:
+        release.set()
+        holder.join(timeout=60)
+    assert counters_recount(project=project).items_checked == 1
