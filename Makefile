@@ -49,13 +49,14 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 typecheck: install
-	$(BIN)/mypy projects labeling exports config
+	$(BIN)/mypy core projects labeling exports overview config
 
 bench: install
 	$(BIN)/python bench/import.py

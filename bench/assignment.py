@@ -175,8 +175,9 @@ def prepare_project(items: int, raters: int, reuse: bool) -> tuple[Any, list[tup
     """The project and its raters as (username, API token secret)."""
     from django.contrib.auth import get_user_model
 
+    from labeling.members import membership_set
     from projects.models import ApiToken, Item, Project, Role
-    from projects.services.projects import membership_set, project_create
+    from projects.services.projects import project_create
     from projects.services.tokens import api_token_create
 
     users = get_user_model().objects
@@ -773,8 +774,8 @@ def claim_query_plan(project: Any, username: str) -> str:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
+    from core import sql
     from labeling.assignment import item_claim
-    from projects import sql
 
     rater = get_user_model().objects.get(username=username)
     with connection.cursor() as cursor:
@@ -803,8 +804,8 @@ def rater_far_ahead(project: Any, done: int) -> str:
     from django.db import connection, transaction
 
     from labeling.assignment import item_claim
+    from labeling.members import membership_set
     from projects.models import Role
-    from projects.services.projects import membership_set
 
     rater, _ = get_user_model().objects.get_or_create(username="bench-rater-ahead")
     membership_set(project=project, user=rater, role=Role.RATER)

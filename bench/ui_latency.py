@@ -97,8 +97,9 @@ def seed(items: int) -> tuple[int, str]:
     """A project of `items` text items and a rater; returns the project id and the password."""
     from django.contrib.auth import get_user_model
 
+    from labeling.members import membership_set
     from projects.models import Item, Role
-    from projects.services.projects import membership_set, project_create
+    from projects.services.projects import project_create
 
     password = secrets.token_urlsafe(12)
     rater, _ = get_user_model().objects.get_or_create(username=RATER)

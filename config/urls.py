@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from projects.api.errors import api_not_found
+from core.api.errors import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -11,8 +11,9 @@ urlpatterns = [
     path("api/v1/", include("config.api_urls")),
     # Last of the API: an unknown path under /api/ answers JSON, like every API error.
     re_path(r"^api/", api_not_found),
+    path("", include("overview.urls")),
     path("", include("labeling.urls")),
     path("", include("projects.urls")),
 ]
 
-handler500 = "projects.api.errors.server_error"
+handler500 = "core.api.errors.server_error"

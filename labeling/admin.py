@@ -10,21 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import NoDeleteMixin, ReadOnlyAdminMixin
+from labeling.members import membership_remove
 from labeling.models import Annotation, AnnotationRevision, Assignment
-from projects.admin import (
-    LeadProjectFilter,
-    ProjectScopedAdmin,
-    ProjectScopedInline,
-    ReadOnlyAdminMixin,
-)
-
-
-class NoDeleteMixin:
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from projects.admin import LeadProjectFilter, ProjectScopedAdmin, ProjectScopedInline
+from projects.models import Membership, Role
 
 
 @admin.register(Assignment)
@@ -58,3 +54,58 @@ class AnnotationAdmin(NoDeleteMixin, ReadOnlyAdminMixin, ProjectScopedAdmin):
     list_select_related = ["item", "rater"]
     raw_id_fields = ["item", "rater"]
     show_full_result_count = False
+
+
+# --- members: removing one gives back the items they hold ----------------------------------
+
+
+def _is_last_lead(membership: Membership) -> bool:
+    return (
+        membership.role == Role.LEAD
+        and not Membership.objects.filter(project_id=membership.project_id, role=Role.LEAD)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+
+
+class MembershipAdminForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["project", "user", "role"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        instance = self.instance
+        if instance.pk and cleaned.get("role") != Role.LEAD:
+            stored = Membership.objects.get(pk=instance.pk)
+            if _is_last_lead(stored):
+                raise ValidationError("A project keeps at least one lead.")
+        return cleaned
+
+
+@admin.register(Membership)
+class MembershipAdmin(ProjectScopedAdmin):
+    """Members, with the services' rules: a project keeps a lead, and removing a member gives
+    the items they hold back to the queue (membership_remove)."""
+
+    form = MembershipAdminForm
+    list_display = ["user", "project", "role", "created_at"]
+    list_filter = ["role", ("project", LeadProjectFilter)]
+    search_fields = ["user__username", "project__name"]
+    raw_id_fields = ["user"]
+    list_select_related = ["user", "project"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and _is_last_lead(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        membership_remove(membership=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset.select_related("project").order_by("pk"):
+            try:
+                membership_remove(membership=membership)
+            except ValidationError as error:
+                messages.warning(request, f"{membership}: {' '.join(error.messages)}")

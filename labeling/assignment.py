@@ -31,9 +31,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from core import sql
 from labeling.errors import NotAMember
 from labeling.models import Assignment, AssignmentStatus
-from projects import sql
 from projects.models import ImageBlob, Item, ItemStatus, Membership, Project
 
 if TYPE_CHECKING:

@@ -224,7 +224,7 @@ def counters_recount(
             progress(report.items_checked, max(total, report.items_checked))
     _memberships(project, fix=fix, now=now, report=report)
     if fix and report.changes:
-        from labeling.selectors import project_remaining_recount
+        from labeling.progress import project_remaining_recount
 
         # The labeling page's cached figure may have counted the wrong statuses.
         project_remaining_recount(project.pk, locked=False)

@@ -41,7 +41,7 @@ class Assignment(models.Model):
     )
     # PROTECT, as for annotations: deleting a user would drop the rows that count their slots
     # (the items could then never reach k raters) and their skips. Deactivate users instead;
-    # removing a member (projects.services.membership_remove) gives their holds back.
+    # removing a member (labeling.members.membership_remove) gives their holds back.
     rater = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments",
         db_index=False,

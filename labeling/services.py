@@ -12,12 +12,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import sql
 from labeling.assignment import STATUS_AFTER_TAKE, slots_release
-from labeling.errors import ItemClosed, ItemNotFound, LeaseExpired, NoLease
+from labeling.errors import InvalidValue, ItemClosed, ItemNotFound, LeaseExpired, NoLease
 from labeling.models import Annotation, AnnotationRevision, Assignment, AssignmentStatus
-from labeling.values import annotation_value_clean, gold_matches
-from projects import sql
 from projects.models import Item, ItemStatus, LabelKind, Membership, Project
+from projects.values import InvalidValue as ValueInvalid
+from projects.values import annotation_value_clean, gold_matches
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -77,7 +78,7 @@ def annotation_submit(
     ItemClosed error (HTTP 409), or ItemNotFound when the project has no such item.
 
     The first label is the hot path of the whole application (one per item per rater), so it
-    is hand-written SQL: one read that locks, the label schema, five writes (projects/sql.py
+    is hand-written SQL: one read that locks, the label schema, five writes (core/sql.py
     says why).
     """
     now = now or timezone.now()
@@ -119,7 +120,10 @@ def annotation_submit(
             if item_status == ItemStatus.RESOLVED:
                 raise ItemClosed("A lead has resolved this item; its labels can no longer change.")
             labels = _label_values(project) if project.label_kind != LabelKind.RATING else set()
-            clean = annotation_value_clean(project=project, value=value, label_values=labels)
+            try:
+                clean = annotation_value_clean(project=project, value=value, label_values=labels)
+            except ValueInvalid as error:
+                raise InvalidValue(error.message) from None
             gold_correct = (
                 gold_matches(value=clean, gold_value=json.loads(gold_value)) if is_gold else None
             )

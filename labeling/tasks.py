@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from labeling.assignment import leases_tidy
-from labeling.selectors import project_remaining_recount
+from labeling.progress import project_remaining_recount
 
 
 @shared_task(name="labeling.tasks.leases_tidy")

@@ -1,8 +1,19 @@
 from django.urls import path
 
-from labeling import views
+from labeling.views import label, members
 
 urlpatterns = [
-    path("label/<int:project_id>/", views.label, name="label"),
-    path("projects/<int:project_id>/assign/", views.assign, name="assign"),
+    path("label/<int:project_id>/", label.label, name="label"),
+    path("projects/<int:project_id>/assign/", label.assign, name="assign"),
+    path("projects/<int:pk>/members/", members.project_members, name="project-members"),
+    path(
+        "projects/<int:pk>/members/<int:membership_id>/role/",
+        members.project_member_role,
+        name="project-member-role",
+    ),
+    path(
+        "projects/<int:pk>/members/<int:membership_id>/remove/",
+        members.project_member_remove,
+        name="project-member-remove",
+    ),
 ]

@@ -18,15 +18,21 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
-from django.forms import BaseInlineFormSet, ModelChoiceField
+from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 
+from core.admin import (
+    ReadOnlyAdminMixin,
+    ScopedAdmin,
+    ScopedInline,
+    is_superuser,
+)
+from core.jobs.models import JobStatus
 from projects.models import (
     ApiToken,
     ImageBlob,
     ImportJob,
     Item,
-    JobStatus,
     Label,
     Membership,
     Project,
@@ -35,7 +41,7 @@ from projects.models import (
 from projects.selectors import projects_led_by
 from projects.services.imports import import_job_retry
 from projects.services.items import gold_value_clean, item_update
-from projects.services.projects import labels_validate, membership_remove, project_labels_set
+from projects.services.projects import labels_validate, project_labels_set
 from projects.services.tokens import api_token_revoke
 
 
@@ -48,10 +54,6 @@ def led_project_ids(request: HttpRequest) -> frozenset[int]:
     return cached
 
 
-def is_superuser(request: HttpRequest) -> bool:
-    return bool(request.user.is_active and request.user.is_superuser)
-
-
 class LeadProjectFilter(admin.RelatedFieldListFilter):
     """The project filter of a changelist, offering only the projects the user leads."""
 
@@ -59,89 +61,28 @@ class LeadProjectFilter(admin.RelatedFieldListFilter):
         return [(p.pk, str(p)) for p in projects_led_by(user=request.user).order_by("name", "pk")]
 
 
-class LeadScopedPermissions:
-    """What a lead may do in the admin: view, change and delete the objects of projects they
-    lead (Django's model permissions, which a staff lead need not hold, are not consulted);
-    superusers keep Django's rules. `project_id_of` says which project an object belongs to."""
+class LeadScoped:
+    """A lead's scope is the projects they lead; an object belongs to its `project_id`."""
 
-    def project_id_of(self, obj: Any) -> int | None:
+    def scope_ids(self, request: HttpRequest) -> frozenset[int]:
+        return led_project_ids(request)
+
+    def scope_id_of(self, obj: Any) -> int | None:
         return getattr(obj, "project_id", None)
 
-    def _may(self, request: HttpRequest, obj: Any) -> bool:
-        if not (request.user.is_active and request.user.is_staff):
-            return False
-        led = led_project_ids(request)
-        return bool(led) and (obj is None or self.project_id_of(obj) in led)
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_superuser(request):
-            return super().has_view_permission(request, obj)  # type: ignore[misc]
-        return self._may(request, obj)
+class ProjectScopedAdmin(LeadScoped, ScopedAdmin):
+    """A model admin scoped to the projects the user leads; `scope_path` is the lookup from the
+    model to its project ("project", or "pk" for Project itself)."""
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_superuser(request):
-            return super().has_change_permission(request, obj)  # type: ignore[misc]
-        return self._may(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_superuser(request):
-            return super().has_delete_permission(request, obj)  # type: ignore[misc]
-        return self._may(request, obj)
+    scope_model = Project
 
 
-class ProjectScopedAdmin(LeadScopedPermissions, admin.ModelAdmin):
-    """Scopes a model admin to the projects the user leads. `project_path` is the lookup from
-    the model to its project ("project", or "pk" for Project itself)."""
+class ProjectScopedInline(LeadScoped, ScopedInline):
+    """An inline on a project's page: a lead may do to it what they may do to the project."""
 
-    project_path = "project"
-    list_per_page = 50
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        queryset = super().get_queryset(request)
-        if is_superuser(request):
-            return queryset
-        return queryset.filter(**{f"{self.project_path}__in": led_project_ids(request)})
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        if is_superuser(request):
-            return super().has_module_permission(request)
-        return self._may(request, None)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        if is_superuser(request):
-            return super().has_add_permission(request)
-        return self._may(request, None)
-
-    def formfield_for_foreignkey(
-        self, db_field: Any, request: HttpRequest, **kwargs: Any
-    ) -> ModelChoiceField | None:
-        if not is_superuser(request):
-            related = db_field.related_model
-            led = led_project_ids(request)
-            if related is Project:
-                kwargs["queryset"] = Project.objects.filter(pk__in=led)
-            elif any(f.name == "project" for f in related._meta.fields):
-                kwargs["queryset"] = related._default_manager.filter(project__in=led)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
-class ReadOnlyAdminMixin:
-    """Rows written only by services: viewable (and, where said, deletable), never edited."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ProjectScopedInline(LeadScopedPermissions, admin.options.InlineModelAdmin):
-    """An inline on a project-scoped page: a lead may do to it what they may do to the parent."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any) -> bool:  # type: ignore[override]
-        if is_superuser(request):
-            return super().has_add_permission(request, obj)
-        return self._may(request, obj)
+    def scope_id_of(self, obj: Any) -> int | None:
+        return obj.pk if isinstance(obj, Project) else getattr(obj, "project_id", None)
 
 
 # --- projects, with their labels and members inline -------------------------------------------
@@ -178,9 +119,6 @@ class LabelInline(ProjectScopedInline, admin.TabularInline):
     fields = ["position", "value", "display_name", "color", "hotkey"]
     extra = 1
 
-    def project_id_of(self, obj: Any) -> int | None:
-        return obj.pk
-
 
 class MembershipFormSet(BaseInlineFormSet):
     def clean(self) -> None:
@@ -199,20 +137,21 @@ class MembershipFormSet(BaseInlineFormSet):
 
 
 class MembershipInline(ProjectScopedInline, admin.TabularInline):
+    """Members are added and their roles changed here; they are removed on the Memberships
+    page (or the project's Members page), which gives back the items they hold."""
+
     model = Membership
     formset = MembershipFormSet
+    can_delete = False
     fields = ["user", "role", "created_at"]
     readonly_fields = ["created_at"]
     raw_id_fields = ["user"]
     extra = 1
 
-    def project_id_of(self, obj: Any) -> int | None:
-        return obj.pk
-
 
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdmin):
-    project_path = "pk"
+    scope_path = "pk"
     inlines = [LabelInline, MembershipInline]
     list_display = ["name", "content_type", "label_kind", "raters_per_item", "created_at"]
     list_filter = ["content_type", "label_kind"]
@@ -240,7 +179,7 @@ class ProjectAdmin(ProjectScopedAdmin):
         ("History", {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
 
-    def project_id_of(self, obj: models.Model) -> int | None:
+    def scope_id_of(self, obj: models.Model) -> int | None:
         return obj.pk
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
@@ -284,58 +223,6 @@ class LabelAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-def _is_last_lead(membership: Membership) -> bool:
-    return (
-        membership.role == Role.LEAD
-        and not Membership.objects.filter(project_id=membership.project_id, role=Role.LEAD)
-        .exclude(pk=membership.pk)
-        .exists()
-    )
-
-
-class MembershipAdminForm(forms.ModelForm):
-    class Meta:
-        model = Membership
-        fields = ["project", "user", "role"]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        instance = self.instance
-        if instance.pk and cleaned.get("role") != Role.LEAD:
-            stored = Membership.objects.get(pk=instance.pk)
-            if _is_last_lead(stored):
-                raise ValidationError("A project keeps at least one lead.")
-        return cleaned
-
-
-@admin.register(Membership)
-class MembershipAdmin(ProjectScopedAdmin):
-    """Members, with the services' rules: a project keeps a lead, and removing a member gives
-    the items they hold back to the queue (membership_remove)."""
-
-    form = MembershipAdminForm
-    list_display = ["user", "project", "role", "created_at"]
-    list_filter = ["role", ("project", LeadProjectFilter)]
-    search_fields = ["user__username", "project__name"]
-    raw_id_fields = ["user"]
-    list_select_related = ["user", "project"]
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and _is_last_lead(obj):
-            return False
-        return super().has_delete_permission(request, obj)
-
-    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        membership_remove(membership=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
-        for membership in queryset.select_related("project").order_by("pk"):
-            try:
-                membership_remove(membership=membership)
-            except ValidationError as error:
-                messages.warning(request, f"{membership}: {' '.join(error.messages)}")
 
 
 class ItemAdminForm(forms.ModelForm):
@@ -384,7 +271,7 @@ class ImageBlobAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
     """Images are shared by content hash across items (and projects): a lead sees those their
     projects use, and nobody edits one."""
 
-    project_path = "items__project"
+    scope_path = "items__project"
     list_display = ["sha256", "format", "width", "height", "size_bytes", "created_at"]
     search_fields = ["sha256"]
 

@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 
+from core.jobs.models import Job
+
 
 class ContentType(models.TextChoices):
     TEXT = "text", "Text"
@@ -275,14 +277,7 @@ class ImportFormat(models.TextChoices):
     ZIP = "zip", "ZIP of images"
 
 
-class JobStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-
-
-class ImportJob(models.Model):
+class ImportJob(Job):
     """An import of one file into a project: a row with status and progress, run by Celery."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
@@ -295,29 +290,15 @@ class ImportJob(models.Model):
     format = models.CharField(
         max_length=10, choices=ImportFormat.choices, default=ImportFormat.AUTO
     )
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
-    phase = models.CharField(max_length=40, blank=True)
-    progress = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(null=True, blank=True)
     created_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
-    error_count = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)
-    message = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = "import"
 
     def __str__(self) -> str:
         return f"import {self.pk} of {self.original_name} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
 class ApiToken(models.Model):

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 
-from projects import sql
+from core import sql
 from projects.models import Item, ItemStatus, Membership, Project, Role
 
 

@@ -117,9 +117,9 @@ def screenshot(page: Any, name: str) -> Path:
 def _no_remaining_figure_from_an_earlier_test() -> None:
     """Each process keeps its own copy of a project's remaining count; project ids repeat from
     test to test, so a copy left by one test must not answer in the next."""
-    from labeling import selectors
+    from labeling import progress
 
-    selectors._remaining_seen.clear()
+    progress._remaining_seen.clear()
 
 
 # --- background tasks ---------------------------------------------------------------------------

@@ -8,8 +8,9 @@ from typing import Any
 import factory
 from django.contrib.auth import get_user_model
 
+from labeling.members import membership_set
 from projects.models import Item, LabelKind, Project, Role
-from projects.services.projects import membership_set, project_create
+from projects.services.projects import project_create
 
 User = get_user_model()
 

@@ -22,8 +22,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import resolve, reverse
 from PIL import Image
 
+from core.jobs.models import JobStatus
 from projects.api import urls as api_urls
-from projects.models import ImportJob, JobStatus, Membership
+from projects.models import ImportJob, Membership
 from projects.services.images import image_store
 from projects.services.tokens import api_token_create, api_token_revoke
 from tests.api_clients import secret_client, session_client

@@ -16,8 +16,11 @@ from django.test import Client
 from django.urls import URLPattern, resolve, reverse
 from PIL import Image
 
+from core.jobs.models import JobStatus
+from labeling import urls as labeling_urls
+from overview import urls as overview_urls
 from projects import urls as project_urls
-from projects.models import ImportJob, Item, JobStatus, Membership
+from projects.models import ImportJob, Item, Membership
 from projects.services.images import image_store
 from projects.services.tokens import api_token_create
 
@@ -48,6 +51,8 @@ MATRIX = [
     ("POST", "/projects/{project}/imports/{job}/retry/",       MOVED, 403,   404,    LOGIN),
     ("GET",  "/items/{image_item}/image/",                     200,   200,   404,    LOGIN),
     ("GET",  "/items/{image_item}/thumbnail/",                 200,   200,   404,    LOGIN),
+    ("GET",  "/label/{project}/",                              200,   200,   404,    LOGIN),
+    ("GET",  "/projects/{project}/assign/",                    200,   403,   404,    LOGIN),
 ]
 # fmt: on
 ACTORS = ("alice", "bob", "mallory", "anonymous")
@@ -111,12 +116,13 @@ def test_page_permission(world, method, path, actor, expected):
 
 
 def test_the_matrix_covers_every_page():
-    """A page added to projects/urls.py must get its row above."""
+    """A page added to the urls of any app must get its row above."""
     ids = {"project": 1, "missing": 2, "carol": 3, "job": 4, "image_item": 5, "token": 6}
     covered = {resolve(path.format(**ids)).url_name for _, path, *_ in MATRIX}
     named = {
         pattern.name
-        for pattern in project_urls.urlpatterns
+        for urls in (overview_urls, labeling_urls, project_urls)
+        for pattern in urls.urlpatterns
         if isinstance(pattern, URLPattern) and pattern.name
     }
     assert named - NOT_PAGES == covered

@@ -283,7 +283,7 @@ def test_seed_demo_prints_passwords_once_and_a_second_run_changes_nothing(
 def test_the_hot_paths_statements_are_prepared_on_postgres() -> None:
     from django.db import connection
 
-    from projects import sql
+    from core import sql
 
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's; set DATABASE_URL=postgres://...")

@@ -40,9 +40,11 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "projects",
     "labeling",
     "exports",
+    "overview",
 ]
 
 MIDDLEWARE = [
@@ -95,7 +97,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 if IS_POSTGRES:
-    # The hot path's statements (projects/sql.py) are prepared on a connection after they have
+    # The hot path's statements (core/sql.py) are prepared on a connection after they have
     # run this many times: it halves the database's CPU per labeled item. Django's own queries
     # bind on the client and are never prepared. Behind a pooler that cannot keep prepared
     # statements (PgBouncer before 1.21 in transaction mode), set it to 0: off.
@@ -178,10 +180,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "projects.api.pagination.DefaultCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "projects.api.errors.json_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.json_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -209,6 +211,9 @@ ACCORD_IMAGE_MAX_PIXELS = int(os.environ.get("ACCORD_IMAGE_MAX_PIXELS", 50_000_0
 ACCORD_IMAGE_MAX_SIDE = int(os.environ.get("ACCORD_IMAGE_MAX_SIDE", 20_000))
 ACCORD_THUMBNAIL_SIZE = (256, 256)
 ACCORD_IMPORT_ERROR_LIMIT = 50
+# A running job with no progress for this long (or a pending one that no worker took) lost its
+# worker: the UI and the API say so, and it may be retried.
+ACCORD_JOB_STALLED_SECONDS = int(os.environ.get("ACCORD_JOB_STALLED_SECONDS", "600"))
 # The labeling page asks for the project's remaining count on every item; cache it this long.
 ACCORD_PROGRESS_CACHE_SECONDS = int(os.environ.get("ACCORD_PROGRESS_CACHE_SECONDS", "30"))
 

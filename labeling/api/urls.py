@@ -1,8 +1,15 @@
+from typing import Any
+
 from django.urls import path
 
-from labeling.api import views
+from labeling.api import members, views
 
 base = "projects/<int:project_pk>/labeling/"
+project = "projects/<int:project_pk>"
+LIST: dict[str, Any] = {"get": "list", "post": "create"}
+DETAIL: dict[str, Any] = {
+    "get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"
+}  # fmt: skip
 urlpatterns = [
     path(f"{base}claim/", views.ClaimView.as_view(), name="api-labeling-claim"),
     path(f"{base}progress/", views.ProgressView.as_view(), name="api-labeling-progress"),
@@ -16,5 +23,11 @@ urlpatterns = [
         "projects/<int:project_pk>/assignments/",
         views.AssignView.as_view(),
         name="api-labeling-assign",
+    ),
+    path(f"{project}/members/", members.MemberViewSet.as_view(LIST), name="api-member-list"),
+    path(
+        f"{project}/members/<int:pk>/",
+        members.MemberViewSet.as_view(DETAIL),
+        name="api-member-detail",
     ),
 ]

@@ -19,7 +19,8 @@ from labeling import assignment, services
 from labeling.api import serializers as s
 from labeling.errors import LabelingError, LeaseExpired
 from labeling.models import Assignment
-from labeling.selectors import project_remaining, rater_history, rater_progress
+from labeling.progress import project_remaining, rater_progress
+from labeling.selectors import rater_history
 from projects.api.permissions import (
     PROJECT_NOT_FOUND,
     IsProjectLead,

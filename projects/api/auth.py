@@ -12,10 +12,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from core.sql import Loader, fetch_one
 from projects.api.permissions import remember_project, url_project_id
 from projects.models import ApiToken, Project
 from projects.selectors import PROJECTS, member_role
-from projects.sql import Loader, fetch_one
 
 
 def token_hash(secret: str) -> str:

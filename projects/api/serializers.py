@@ -14,6 +14,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.jobs.api import JOB_FIELDS, JobSerializerMixin
 from projects.markdown import render_markdown
 from projects.models import (
     ApiToken,
@@ -228,19 +229,16 @@ class ItemUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
 # --- import jobs -------------------------------------------------------------------------------
 
 
-class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
+class ImportJobSerializer(JobSerializerMixin, serializers.ModelSerializer[ImportJob]):
     created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", read_only=True
     )
-    is_finished = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = ImportJob
         fields = [
-            "id", "project", "original_name", "format", "source", "status", "phase",
-            "progress", "total", "created_count", "duplicate_count", "error_count", "errors",
-            "message", "attempts", "is_finished", "created_by", "created_at", "started_at",
-            "finished_at",
+            "id", "project", "original_name", "format", "source", "created_count",
+            "duplicate_count", "created_by", *JOB_FIELDS,
         ]  # fmt: skip
         read_only_fields = fields
 

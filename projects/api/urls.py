@@ -10,7 +10,7 @@ from typing import Any
 
 from django.urls import URLPattern, path
 
-from projects.api import views
+from projects.api.views import imports, items, labels, projects, tokens
 
 LIST: dict[str, Any] = {"get": "list", "post": "create"}
 DETAIL: dict[str, Any] = {
@@ -19,63 +19,57 @@ DETAIL: dict[str, Any] = {
 project = "projects/<int:project_pk>"
 
 urlpatterns: list[URLPattern] = [
-    path("me/", views.MeView.as_view(), name="api-me"),
-    path("projects/", views.ProjectViewSet.as_view(LIST), name="api-project-list"),
-    path("projects/<int:pk>/", views.ProjectViewSet.as_view(DETAIL), name="api-project-detail"),
-    path(f"{project}/members/", views.MemberViewSet.as_view(LIST), name="api-member-list"),
-    path(
-        f"{project}/members/<int:pk>/",
-        views.MemberViewSet.as_view(DETAIL),
-        name="api-member-detail",
-    ),
+    path("me/", tokens.MeView.as_view(), name="api-me"),
+    path("projects/", projects.ProjectViewSet.as_view(LIST), name="api-project-list"),
+    path("projects/<int:pk>/", projects.ProjectViewSet.as_view(DETAIL), name="api-project-detail"),
     path(
         f"{project}/labels/",
-        views.LabelViewSet.as_view({**LIST, "put": "replace"}),
+        labels.LabelViewSet.as_view({**LIST, "put": "replace"}),
         name="api-label-list",
     ),
     path(
-        f"{project}/labels/<int:pk>/", views.LabelViewSet.as_view(DETAIL), name="api-label-detail"
+        f"{project}/labels/<int:pk>/", labels.LabelViewSet.as_view(DETAIL), name="api-label-detail"
     ),
-    path(f"{project}/items/", views.ItemViewSet.as_view({"get": "list"}), name="api-item-list"),
+    path(f"{project}/items/", items.ItemViewSet.as_view({"get": "list"}), name="api-item-list"),
     path(
         f"{project}/items/<int:pk>/",
-        views.ItemViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        items.ItemViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
         name="api-item-detail",
     ),
     path(
         f"{project}/items/<int:pk>/image/",
-        views.ItemViewSet.as_view({"get": "image"}),
+        items.ItemViewSet.as_view({"get": "image"}),
         name="api-item-image",
     ),
     path(
         f"{project}/items/<int:pk>/thumbnail/",
-        views.ItemViewSet.as_view({"get": "thumbnail"}),
+        items.ItemViewSet.as_view({"get": "thumbnail"}),
         name="api-item-thumbnail",
     ),
-    path(f"{project}/imports/", views.ImportJobViewSet.as_view(LIST), name="api-import-list"),
+    path(f"{project}/imports/", imports.ImportJobViewSet.as_view(LIST), name="api-import-list"),
     path(
         f"{project}/imports/<int:pk>/",
-        views.ImportJobViewSet.as_view({"get": "retrieve"}),
+        imports.ImportJobViewSet.as_view({"get": "retrieve"}),
         name="api-import-detail",
     ),
     path(
         f"{project}/imports/<int:pk>/retry/",
-        views.ImportJobViewSet.as_view({"post": "retry"}),
+        imports.ImportJobViewSet.as_view({"post": "retry"}),
         name="api-import-retry",
     ),
     path(
         "tokens/",
-        views.ApiTokenViewSet.as_view({"get": "list", "post": "create"}),
+        tokens.ApiTokenViewSet.as_view({"get": "list", "post": "create"}),
         name="api-token-list",
     ),
     path(
         "tokens/<int:pk>/",
-        views.ApiTokenViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        tokens.ApiTokenViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
         name="api-token-detail",
     ),
     path(
         "tokens/<int:pk>/revoke/",
-        views.ApiTokenViewSet.as_view({"post": "revoke"}),
+        tokens.ApiTokenViewSet.as_view({"post": "revoke"}),
         name="api-token-revoke",
     ),
 ]

@@ -7,9 +7,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from labeling.errors import InvalidValue
-from labeling.values import annotation_value_clean
 from projects.models import Item, Project
+from projects.values import InvalidValue, annotation_value_clean
 
 ITEM_UPDATE_FIELDS = ("priority", "gold_value", "is_gold")
 

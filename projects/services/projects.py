@@ -1,4 +1,5 @@
-"""Creating and changing projects, their labels and their members."""
+"""Creating and changing projects and their label schema. (Members are added and removed by
+`labeling.members`: removing one gives back the items they hold.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from projects.models import (
     RESERVED_HOTKEYS,
@@ -163,73 +163,6 @@ def label_create(*, project: Project, **fields: Any) -> Label:
     ]  # fmt: skip
     specs.append(fields)
     return project_labels_set(project=project, labels=specs)[-1]
-
-
-@transaction.atomic
-def membership_set(*, project: Project, user: User, role: str) -> Membership:
-    """Add a member or change their role."""
-    if role not in Role.values:
-        raise ValidationError({"role": f"Unknown role {role!r}; use one of {Role.values}."})
-    membership, created = Membership.objects.get_or_create(
-        project=project, user=user, defaults={"role": role}
-    )
-    if created:
-        _labeled_counts_fill(membership)
-    if not created and membership.role != role:
-        if membership.role == Role.LEAD and _lead_count(project) == 1:
-            raise ValidationError("A project keeps at least one lead.")
-        membership.role = role
-        membership.save(update_fields=["role"])
-    return membership
-
-
-def _labeled_counts_fill(membership: Membership) -> None:
-    """A member who comes back keeps their counts: their annotations outlived the membership
-    row that counted them (labeling keeps the counters from then on)."""
-    from labeling.selectors import labeled_counts
-
-    now = timezone.now()
-    total, today = labeled_counts(
-        project_id=membership.project_id, user_id=membership.user_id, now=now
-    )
-    if not total:
-        return
-    membership.labeled_total, membership.labeled_today = total, today
-    membership.labeled_on = timezone.localdate(now)
-    membership.save(update_fields=["labeled_total", "labeled_today", "labeled_on"])
-
-
-@transaction.atomic
-def membership_remove(*, membership: Membership) -> None:
-    """Remove a member. The items they hold (live leases, a lead's assignments) go back to the
-    queue: their slots are freed, or those items could never reach k raters."""
-    from labeling.assignment import slots_release
-    from labeling.models import Assignment, AssignmentStatus
-
-    if membership.role == Role.LEAD and _lead_count(membership.project) == 1:
-        raise ValidationError("A project keeps at least one lead.")
-    holds = Assignment.objects.select_for_update().filter(
-        project=membership.project_id,
-        rater=membership.user_id,
-        status__in=(AssignmentStatus.LEASED, AssignmentStatus.ASSIGNED),
-    )
-    item_ids = list(holds.order_by("pk").values_list("item_id", flat=True))
-    if item_ids:
-        holds.delete()
-        slots_release(dict.fromkeys(item_ids, 1), timezone.now())
-    membership.delete()
-
-
-def _lead_count(project: Project) -> int:
-    # Lock the project's lead rows so that two concurrent removals cannot both see "two leads".
-    return len(
-        list(
-            Membership.objects.select_for_update()
-            .filter(project=project, role=Role.LEAD)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    )
 
 
 def item_priority_set(*, project: Project, keys: Iterable[str], priority: float) -> int:

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
-from projects.models import ImportJob, JobStatus, Project
+from core.jobs.models import JobStatus
+from projects.models import ImportJob, Project
 from tests.conftest import browser_login, screenshot
 from tests.factories import make_project
 
@@ -117,7 +118,7 @@ def test_a_lead_sets_up_a_project(page: Any, live_server: Any, alice, bob, tmp_p
     expect(page.get_by_text("reviews.csv ·")).to_be_visible()
     page.get_by_role("button", name="Upload and import").click()
     expect(page.locator("[data-job-badge]")).to_have_text("Succeeded", timeout=30_000)
-    expect(page.locator("[data-job-created]")).to_have_text("7")
+    expect(page.locator('[data-job-counts="created_count"]')).to_have_text("7")
     screenshot(page, "lead-08-import-job")
 
     # --- a bad file is rejected whole, with its errors -----------------------------------------

@@ -661,7 +661,7 @@ def test_a_claim_is_a_handful_of_queries_however_long_the_queue(
 def test_a_user_holding_items_cannot_be_deleted_until_removed_from_the_project(alice, bob):
     from django.db.models import ProtectedError
 
-    from projects.services.projects import membership_remove
+    from labeling.members import membership_remove
 
     project = sentiment(alice, [bob])
     make_items(project, 2)

@@ -21,7 +21,7 @@ from labeling import counters
 from labeling.assignment import item_claim, leases_reclaim_expired
 from labeling.counters import counters_recount
 from labeling.models import Annotation, Assignment
-from labeling.selectors import rater_progress
+from labeling.progress import rater_progress
 from labeling.services import annotation_submit, item_skip
 from projects.models import Item, ItemStatus, Membership, Project
 from tests.factories import UserFactory, make_items, make_project

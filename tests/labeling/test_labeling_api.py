@@ -171,8 +171,8 @@ def test_k_annotations_make_an_item_labeled(project, bob, carol):
 
 def test_removing_a_member_gives_their_held_items_back_to_the_queue(project, alice, bob, carol):
     from labeling.assignment import items_assign
+    from labeling.members import membership_remove
     from projects.models import Membership
-    from projects.services.projects import membership_remove
 
     project.raters_per_item = 1
     project.save()
@@ -355,7 +355,7 @@ def test_a_format_override_is_refused_as_drf_refuses_it_and_claims_nothing(proje
 
 def test_execute_wrappers_see_the_hand_written_statements_of_claim_and_submit(project, bob):
     """APM agents and query counters hook `connection.execute_wrapper`; the hot path's own
-    cursor (projects/sql.py) must not hide claims and submits from them."""
+    cursor (core/sql.py) must not hide claims and submits from them."""
     from django.db import connection
 
     make_items(project, 2)

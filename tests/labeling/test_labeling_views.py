@@ -14,7 +14,7 @@ from django.urls import reverse
 from labeling.assignment import item_claim, items_assign
 from labeling.models import Assignment, AssignmentStatus
 from labeling.services import annotation_submit
-from labeling.views import label_buttons
+from labeling.views.label import label_buttons
 from projects.models import Label, LabelKind
 from tests.factories import UserFactory, make_items, make_project
 

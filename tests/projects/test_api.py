@@ -482,7 +482,7 @@ def test_an_unexpected_failure_is_a_json_500(alice, monkeypatch):
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("projects.api.views.MeView.get", broken)
+    monkeypatch.setattr("projects.api.views.tokens.MeView.get", broken)
     api = session_client(alice)
     api.raise_request_exception = False
     response = api.get(f"{API}/me/")

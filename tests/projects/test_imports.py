@@ -23,7 +23,8 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from PIL import Image
 
-from projects.models import ContentType, ImageBlob, ImportJob, Item, JobStatus, LabelKind, Project
+from core.jobs.models import JobStatus
+from projects.models import ContentType, ImageBlob, ImportJob, Item, LabelKind, Project
 from projects.services.images import ImageRejected, image_store
 from projects.services.imports import (
     import_job_create,

@@ -14,12 +14,12 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
+from core.jobs.models import JobStatus
 from projects.models import (
     ApiToken,
     ImportJob,
     Item,
     ItemStatus,
-    JobStatus,
     Label,
     LabelKind,
     Membership,
@@ -529,7 +529,7 @@ def test_upload_a_csv_creates_a_job_and_shows_its_page(project, alice, run_on_co
 
     state = client.get(reverse("import-job-status", args=[project.pk, job.pk])).json()
     assert state["status"] == "succeeded" and state["finished"] is True
-    assert state["created_count"] == 2 and state["percent"] == 100
+    assert state["counts"]["created_count"] == 2 and state["percent"] == 100
 
 
 def test_a_rejected_file_shows_its_errors_and_can_be_retried(project, alice, run_on_commit):

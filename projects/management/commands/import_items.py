@@ -7,7 +7,6 @@ when the file is rejected.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +14,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
-from projects.models import ImportFormat, JobStatus, Project, Role
+from core.jobs.cli import progress_bar
+from core.jobs.models import JobStatus
+from projects.models import ImportFormat, Project, Role
 from projects.services.imports import import_job_create, import_job_run
 
 if TYPE_CHECKING:
@@ -68,13 +68,7 @@ class Command(BaseCommand):
             f"Import {job.pk}: {path.name} ({job.get_format_display()}) into {project}"
         )
 
-        with tqdm(unit=" rows", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
-
-            def progress(done: int, total: int | None) -> None:
-                if total != bar.total or done < bar.n:  # a new phase: storing images, saving
-                    bar.reset(total=total)
-                bar.update(done - bar.n)
-
+        with progress_bar(" rows") as progress:
             job = import_job_run(job_id=job.pk, progress=progress)
 
         if job.status != JobStatus.SUCCEEDED:

@@ -4,35 +4,41 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import timedelta
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from projects.models import ContentType, ImageBlob, ImportFormat, ImportJob, JobStatus, Project
-from projects.services.images import ImageInfo, image_store
-from projects.services.imports.rows import (
+from core.jobs.models import JobStatus
+from core.jobs.services import (
+    JobProgress,
+    ProgressCallback,
+    job_enqueue_on_commit,
+    job_fail,
+    job_retry,
+    job_start,
+)
+from core.readers import (
     FileRejected,
     Problems,
     Record,
     RowError,
-    RowValidator,
     csv_records,
     json_array,
     json_records,
     jsonl_records,
     line_count,
 )
+from projects.models import ContentType, ImageBlob, ImportFormat, ImportJob, Project
+from projects.services.images import ImageInfo, image_store
+from projects.services.imports.rows import RESERVED_FIELDS, RowValidator
 from projects.services.imports.saving import (
     Spool,
     items_insert_bulk_create,
@@ -45,8 +51,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[int, int | None], None]
-
 IMPORT_SOURCES = ("ui", "api", "cli")
 FORMAT_BY_EXTENSION = {
     "csv": ImportFormat.CSV,
@@ -56,17 +60,12 @@ FORMAT_BY_EXTENSION = {
     "json": ImportFormat.JSON,
     "zip": ImportFormat.ZIP,
 }
-PROGRESS_EVERY_SECONDS = 0.5
-# A pending or running job untouched for this long lost its task or its worker: it may be
-# retried. Retrying a live job by mistake costs work, not correctness (runs are idempotent).
-STALLED_AFTER = timedelta(minutes=30)
 
 PHASE_READING = "reading"
 PHASE_STORING_IMAGES = "storing images"
 PHASE_SAVING = "saving"
 PHASE_DONE = "done"
 PHASE_REJECTED = "rejected"
-PHASE_FAILED = "failed"
 
 
 # --- create, retry -----------------------------------------------------------------------------
@@ -155,36 +154,14 @@ def import_job_create(
     job.file.save(get_valid_filename(name) or "upload", uploaded_file, save=False)
     job.save()
     if enqueue:
-        # The worker must find the committed row: enqueue only once it is.
-        transaction.on_commit(lambda: _enqueue_run(job.pk))
+        job_enqueue_on_commit(job, _enqueue_run)
     return job
 
 
 def import_job_retry(*, job: ImportJob) -> ImportJob:
     """Queue a failed (or stalled) import again. A failed attempt wrote no item (items are
     written in one transaction), and a new attempt skips keys already present."""
-    stalled_before = timezone.now() - STALLED_AFTER
-    with transaction.atomic():
-        # A conditional update, so that two retries (or a retry beside a finishing run) cannot
-        # both queue the job: the row count says who won.
-        queued = (
-            ImportJob.objects.filter(pk=job.pk)
-            .filter(
-                Q(status=JobStatus.FAILED)
-                | Q(status=JobStatus.RUNNING, started_at__lt=stalled_before)
-                | Q(status=JobStatus.PENDING, created_at__lt=stalled_before)
-            )
-            .update(status=JobStatus.PENDING, phase="", message="Queued again.", finished_at=None)
-        )
-        if not queued:
-            job.refresh_from_db()
-            raise ValidationError(
-                f"Import {job.pk} is {job.get_status_display().lower()}: only a failed import, "
-                f"or one stalled for {STALLED_AFTER.seconds // 60} minutes, can be retried."
-            )
-        transaction.on_commit(lambda: _enqueue_run(job.pk))
-    job.refresh_from_db()
-    return job
+    return job_retry(job, enqueue=_enqueue_run)
 
 
 def _enqueue_run(job_id: int) -> None:
@@ -211,69 +188,25 @@ def import_job_run(*, job_id: int, progress: ProgressCallback | None = None) -> 
     job = ImportJob.objects.select_related("project").get(pk=job_id)
     if job.status == JobStatus.SUCCEEDED:
         return job
-    started = (
-        ImportJob.objects.filter(pk=job_id)
-        .exclude(status=JobStatus.SUCCEEDED)
-        .update(
-            status=JobStatus.RUNNING, phase=PHASE_READING, attempts=F("attempts") + 1,
-            started_at=timezone.now(), finished_at=None, progress=0, total=None, message="",
-            errors=[], error_count=0, created_count=0, duplicate_count=0,
-        )
-    )  # fmt: skip
+    started = job_start(ImportJob, job_id=job_id, created_count=0, duplicate_count=0)
+    if started is None:
+        job.refresh_from_db()
+        return job  # finished meanwhile, or running under a live worker
     job.refresh_from_db()
-    if not started:
-        return job  # another run finished it meanwhile
     try:
-        return _run(job, _Progress(job_id=job.pk, callback=progress))
+        return _run(job, JobProgress(job, callback=progress))
     except Exception as error:
         logger.exception("Import job %s failed", job.pk)
-        ImportJob.objects.filter(pk=job.pk).exclude(status=JobStatus.SUCCEEDED).update(
-            status=JobStatus.FAILED, phase=PHASE_FAILED, finished_at=timezone.now(),
+        job_fail(
+            job,
             message=f"The import stopped on an unexpected error ({type(error).__name__}: "
             f"{error}). Nothing was imported; retry it, and if it fails again, tell an "
             "administrator.",
-        )  # fmt: skip
+        )
         raise
 
 
-class _Progress:
-    """Writes progress to the job row with an UPDATE (pollers see it at once), at most every
-    PROGRESS_EVERY_SECONDS and at the end of each phase, and calls the callback then too."""
-
-    def __init__(self, *, job_id: int, callback: ProgressCallback | None) -> None:
-        self.job_id = job_id
-        self.callback = callback
-        self.total: int | None = None
-        self.done = 0
-        self.last_write = 0.0
-
-    def phase(self, name: str, *, total: int | None, done: int = 0) -> None:
-        self.total, self.done = total, done
-        self._write(phase=name)
-
-    def advance(self, done: int) -> None:
-        self.done = done
-        if time.monotonic() - self.last_write >= PROGRESS_EVERY_SECONDS:
-            self._write()
-
-    def finish(self) -> None:
-        """The phase is over: `done` is the true total (a count estimated from lines can be a
-        little high when quoted values span lines)."""
-        self.total = self.done
-        self._write()
-
-    def _write(self, **fields: Any) -> None:
-        self.last_write = time.monotonic()
-        # Only while running: a late write from a losing concurrent run must not touch a
-        # finished job.
-        ImportJob.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
-            progress=self.done, total=self.total, **fields
-        )
-        if self.callback is not None:
-            self.callback(self.done, self.total)
-
-
-def _run(job: ImportJob, progress: _Progress) -> ImportJob:
+def _run(job: ImportJob, progress: JobProgress) -> ImportJob:
     problems = Problems()
     problem = _format_problem(project=job.project, file_format=job.format)
     if problem:
@@ -314,7 +247,7 @@ def _text_records(
     """How many records to expect, and the records of a CSV, JSONL or JSON file."""
     if file_format == ImportFormat.CSV:
         total = max(line_count(upload) - 1, 0)  # less the header
-        records = csv_records(upload, problems=problems, required=("text",))
+        records = csv_records(upload, problems=problems, required=("text",), known=RESERVED_FIELDS)
     elif file_format == ImportFormat.JSONL:
         total = line_count(upload)
         records = jsonl_records(upload, problems=problems)
@@ -327,7 +260,7 @@ def _text_records(
     return total, ((record, None) for record in records)
 
 
-def _images_store(zip_upload: ZipUpload, progress: _Progress) -> dict[str, int]:
+def _images_store(zip_upload: ZipUpload, progress: JobProgress) -> dict[str, int]:
     """Store each distinct image of the ZIP once, outside any transaction; return the
     ImageBlob id for each SHA-256."""
     images = zip_upload.images
@@ -385,12 +318,10 @@ def _reject(job: ImportJob, problems: Problems) -> ImportJob:
     if problems.count > listed:
         message += f" (the first {listed} are listed)"
     message += ". Nothing was imported; fix the file and import it again."
-    ImportJob.objects.filter(pk=job.pk).exclude(status=JobStatus.SUCCEEDED).update(
-        status=JobStatus.FAILED, phase=PHASE_REJECTED, finished_at=timezone.now(),
+    job_fail(
+        job, message=message, phase=PHASE_REJECTED,
         errors=[error.as_dict() for error in problems.first], error_count=problems.count,
-        message=message,
     )  # fmt: skip
-    job.refresh_from_db()
     return job
 
 

@@ -16,8 +16,7 @@ from typing import IO
 
 from django.conf import settings
 
-from projects.services.images import IMAGE_EXTENSIONS, ImageInfo, ImageRejected, image_validate
-from projects.services.imports.rows import (
+from core.readers import (
     FileRejected,
     Problems,
     Record,
@@ -27,6 +26,8 @@ from projects.services.imports.rows import (
     line_count,
     show,
 )
+from projects.services.images import IMAGE_EXTENSIONS, ImageInfo, ImageRejected, image_validate
+from projects.services.imports.rows import RESERVED_FIELDS
 
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
 
@@ -87,8 +88,9 @@ class ZipUpload:
         total = max(line_count(manifest) - is_csv, 0)  # the header is not a record
         if is_csv:
             manifest_records = csv_records(
-                manifest, problems=problems, required=("file", "image"), prefix=prefix
-            )
+                manifest, problems=problems, required=("file", "image"), known=RESERVED_FIELDS,
+                prefix=prefix,
+            )  # fmt: skip
         else:
             manifest_records = jsonl_records(manifest, problems=problems, prefix=prefix)
         return total, self._with_images(manifest_records, problems)

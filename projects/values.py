@@ -1,11 +1,20 @@
-"""Checking an annotation value against the project's label schema."""
+"""The shapes of a label value, checked against the project's label schema: the value of an
+annotation, a gold answer, or (later) a suggestion."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from labeling.errors import InvalidValue
 from projects.models import LabelKind, Project
+
+
+class InvalidValue(ValueError):
+    """A value that does not fit the project's label schema; `message` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def annotation_value_clean(*, project: Project, value: Any, label_values: set[str]) -> Any:
@@ -29,7 +38,14 @@ def annotation_value_clean(*, project: Project, value: Any, label_values: set[st
         if unknown:
             raise InvalidValue(f"labels {unknown} are not labels of this project.")
         return sorted(set(value))
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    # isfinite first: int() of an infinite float (JSON's 1e999) raises OverflowError, of NaN
+    # ValueError.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not math.isfinite(value))
+        or value != int(value)
+    ):
         raise InvalidValue(f"value {value!r} must be a whole number.")
     assert project.rating_min is not None and project.rating_max is not None
     if not project.rating_min <= value <= project.rating_max:

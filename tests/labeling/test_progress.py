@@ -8,8 +8,8 @@ import uuid
 import pytest
 from django.core.cache import cache
 
-from labeling import selectors
-from labeling.selectors import project_remaining
+from labeling import progress
+from labeling.progress import project_remaining
 from tests.factories import make_items
 
 pytestmark = pytest.mark.django_db
@@ -18,10 +18,10 @@ pytestmark = pytest.mark.django_db
 def stale_figure(project, value: int, *, age: float) -> str:
     """Share `value` as the project's remaining figure, counted `age` seconds ago, with no
     recount under way and no process holding a copy; returns the cache key."""
-    key = selectors._remaining_key(project.pk)
+    key = progress._remaining_key(project.pk)
     cache.set(key, (value, time.time() - age), timeout=None)
     cache.delete(f"{key}:lock")
-    selectors._remaining_seen.clear()
+    progress._remaining_seen.clear()
     return key
 
 
@@ -36,7 +36,7 @@ def test_remaining_is_cached_and_only_one_request_recounts_a_stale_value(project
     key = f"accord:project:{project.pk}:remaining"
     value, _counted_at = cache.get(key)
     cache.set(key, (value, 0.0), timeout=None)  # now stale
-    selectors._remaining_seen.clear()  # as seen by another process, which has no copy of its own
+    progress._remaining_seen.clear()  # as seen by another process, which has no copy of its own
     cache.add(f"{key}:lock", 1)  # another request is recounting
     assert project_remaining(project=project) == 3, "stale value while someone else recounts"
     cache.delete(f"{key}:lock")
@@ -58,10 +58,10 @@ def test_a_stale_remaining_count_is_answered_at_once_and_recounted_by_the_worker
     settings.ACCORD_PROGRESS_CACHE_SECONDS = 60
     project = make_project(lead=alice, raters=[bob], name="Remaining")
     make_items(project, 3)
-    key = selectors._remaining_key(project.pk)
+    key = progress._remaining_key(project.pk)
     cache.delete(key)
     cache.delete(f"{key}:lock")
-    selectors._remaining_seen.clear()
+    progress._remaining_seen.clear()
     assert project_remaining(project=project) == 3, "the first count is made in the request"
     make_items(project, 2, prefix="more")
     stale_figure(project, 3, age=61)
@@ -73,7 +73,7 @@ def test_a_stale_remaining_count_is_answered_at_once_and_recounted_by_the_worker
         assert answer == 3, "the stale figure, at once"
         wait_for(lambda: cache.get(key)[0] == 5, timeout=30)
     wait_for(lambda: cache.get(f"{key}:lock") is None, timeout=30)
-    selectors._remaining_seen.clear()
+    progress._remaining_seen.clear()
     assert project_remaining(project=project) == 5
     cache.delete(key)
 
@@ -103,7 +103,7 @@ def test_a_figure_no_worker_recounted_for_two_asks_is_counted_in_the_request(
 
     settings.ACCORD_PROGRESS_CACHE_SECONDS = 60
     make_items(project, 3)
-    key = stale_figure(project, 1, age=60 + 2 * selectors.REMAINING_LOCK_SECONDS + 1)
+    key = stale_figure(project, 1, age=60 + 2 * progress.REMAINING_LOCK_SECONDS + 1)
     queued: list[tuple] = []  # recorded, not raised: a failure to queue falls back to counting
     monkeypatch.setattr(
         tasks.project_remaining_recount_task, "apply_async", lambda *a, **k: queued.append(a)
@@ -118,12 +118,12 @@ def test_a_figure_no_worker_recounted_for_two_asks_is_counted_in_the_request(
 def test_a_process_keeps_its_copy_only_while_the_shared_value_is_fresh(project, settings):
     settings.ACCORD_PROGRESS_CACHE_SECONDS = 60
     cache.clear()
-    selectors._remaining_seen.clear()
+    progress._remaining_seen.clear()
     make_items(project, 3)
     assert project_remaining(project=project) == 3
     key = f"accord:project:{project.pk}:remaining"
-    value, counted_at = selectors._remaining_seen[key]
-    selectors._remaining_seen[key] = (value, counted_at - 61)  # the copy is now stale
+    value, counted_at = progress._remaining_seen[key]
+    progress._remaining_seen[key] = (value, counted_at - 61)  # the copy is now stale
     make_items(project, 2, prefix="more")
     cache.delete(key)
     assert project_remaining(project=project) == 5, "a stale copy is never served"
@@ -136,7 +136,7 @@ def test_the_raters_counts_follow_first_submits_only_and_today_starts_at_midnigh
     from django.utils import timezone
 
     from labeling.assignment import item_claim, rater_claim
-    from labeling.selectors import rater_progress
+    from labeling.progress import rater_progress
     from labeling.services import annotation_submit
 
     make_items(project, 3)
@@ -186,10 +186,10 @@ def test_the_migration_counts_labels_stored_before_the_counters(project, bob, ca
 
 def test_a_member_removed_and_added_again_keeps_their_counts(project, bob):
     from labeling.assignment import item_claim
-    from labeling.selectors import rater_progress
+    from labeling.members import membership_remove, membership_set
+    from labeling.progress import rater_progress
     from labeling.services import annotation_submit
     from projects.models import Membership, Role
-    from projects.services.projects import membership_remove, membership_set
 
     make_items(project, 2)
     hold = item_claim(project=project, rater=bob)[0]
@@ -207,7 +207,7 @@ def test_a_label_stamped_before_midnight_committing_after_one_stamped_after_it(p
     from django.utils import timezone
 
     from labeling.assignment import item_claim
-    from labeling.selectors import rater_progress
+    from labeling.progress import rater_progress
     from labeling.services import annotation_submit
 
     make_items(project, 2)

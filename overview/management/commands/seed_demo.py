@@ -38,17 +38,18 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from core.jobs.models import JobStatus
+from labeling.members import membership_set
 from projects.models import (
     ContentType,
     ImportJob,
-    JobStatus,
     LabelKind,
     Membership,
     Project,
     Role,
 )
 from projects.services.imports import import_job_create, import_job_run
-from projects.services.projects import membership_set, project_create
+from projects.services.projects import project_create
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

@@ -1,4 +1,4 @@
-"""Small filters for the project pages."""
+"""Small filters shared by every page."""
 
 from __future__ import annotations
 
@@ -29,3 +29,9 @@ def ago(value: datetime | None) -> str:
     if timezone.now() - value < timedelta(minutes=1):
         return "just now"
     return f"{timesince(value, depth=1)} ago"
+
+
+@register.filter
+def get_item(mapping: dict[str, Any] | None, key: str) -> Any:
+    """`mapping[key]` in a template, or "" when it has none."""
+    return (mapping or {}).get(key, "")
