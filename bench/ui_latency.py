@@ -10,12 +10,13 @@ nothing is deleted). Seeds a project of `--items` text items of mixed lengths an
 headless Chromium (Debian's, never a downloaded one) logs in as the rater and labels
 `--warmup + --samples` items by keyboard: "1", then Enter.
 
-What is measured, by the page itself (static/js/labeling.js): from the Enter keydown event's
-timestamp to the frame after the next item was rendered (requestAnimationFrame, then a message
-posted from it, which runs once that frame is painted). The samples are read from
-`window.accordLatency`. Between two items the script waits until the page holds its prefetched
-item again and has nothing left to send, as a rater reading the new item would; that background
-round trip (submit, then claim) is reported too. Target: keypress to next item < 100 ms.
+What is measured, by the page itself (static/js/labeling/main.js and the modules it imports; the
+measurement is in timing.js): from the Enter keydown event's timestamp to the frame after the next
+item was rendered (requestAnimationFrame, then a message posted from it, which runs once that frame
+is painted). The samples are read from `window.accordLatency`. Between two items the script waits
+until the page holds its prefetched item again and has nothing left to send, as a rater reading the
+new item would; that background round trip (submit, then claim) is reported too. Target: keypress to
+next item < 100 ms.
 
 The result lines are printed and appended to bench/RESULTS.md (append only).
 """

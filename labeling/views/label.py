@@ -1,9 +1,9 @@
 """The rater's labeling page and the lead's assign page.
 
 The labeling page is a shell: the server renders the project, its labels with their hotkeys and
-the sanitized instructions, and hands the page's configuration to `static/js/labeling.js`, which
-claims, shows and submits items through the labeling API. Nothing here ever reads another
-rater's annotation.
+the sanitized instructions, and hands the page's configuration to `static/js/labeling/main.js`
+(the entry of the page's ES modules), which claims, shows and submits items through the labeling
+API. Nothing here ever reads another rater's annotation.
 
 A non-member gets 404 on both pages (they must not learn that a project exists); a rater gets 403
 on the assign page.

@@ -56,7 +56,7 @@ def test_bob_gets_the_labeling_page_with_hotkeys_and_safe_instructions(project, 
         assert name in html
     assert "<strong>positive</strong>" in html, "the instructions are rendered Markdown"
     assert "<script>alert" not in html and "onerror" not in html and "javascript:" not in html
-    assert "js/labeling.js" in html and "css/labeling.css" in html
+    assert "js/labeling/main.js" in html and "css/labeling.css" in html
     config = page_config(response)
     assert config["kind"] == "single" and config["canLabel"] is True
     assert config["apiBase"] == f"/api/v1/projects/{project.pk}/labeling/"

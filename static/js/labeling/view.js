@@ -1,0 +1,117 @@
+// Drawing the stage: which panel shows, the item (its key, text and image) with its zoom, and the
+// one-line hint, the notice and the error panel.
+
+import { ZOOMS, ZOOM_RESET_KEY, els } from "./page.js";
+import { setSelection } from "./selection.js";
+import { state } from "./state.js";
+
+const STATE_PANELS = { loading: els.loading, empty: els.empty, error: els.error };
+
+export function setMode(mode) {
+  state.mode = mode;
+  const showsItem = mode === "current" || mode === "review";
+  els.item.hidden = !showsItem;
+  els.controls.hidden = !showsItem;
+  for (const [name, panel] of Object.entries(STATE_PANELS)) panel.hidden = name !== mode;
+  els.review.hidden = mode !== "review";
+  els.backText.textContent = mode === "review" ? "Further back" : "Back";
+  document.body.classList.toggle("is-review", mode === "review");
+  els.skip.disabled = mode !== "current";
+}
+
+const preloaded = new Map();
+export function preload(item) {
+  if (!item?.image_url || preloaded.has(item.image_url)) return;
+  const image = new Image();
+  image.decoding = "async";
+  image.src = item.image_url;
+  preloaded.set(item.image_url, image);
+  if (preloaded.size > 8) preloaded.delete(preloaded.keys().next().value);
+}
+
+export function showItem(item, { tag = "", value = null } = {}) {
+  els.key.textContent = item.key;
+  els.tag.textContent = tag;
+  els.tag.hidden = !tag;
+  if (item.image_url) {
+    els.figure.hidden = false;
+    els.img.classList.toggle("is-tiny", Math.max(item.width || 0, item.height || 0) < 96);
+    if (item.width && item.height) {
+      els.img.width = item.width;
+      els.img.height = item.height;
+    }
+    els.img.alt = `Image of item ${item.key}`;
+    els.img.src = item.image_url;
+  } else {
+    els.figure.hidden = true;
+    els.img.removeAttribute("src");
+  }
+  els.text.textContent = item.text || (item.image_url ? "" : "(This item has no text.)");
+  els.text.hidden = !els.text.textContent;
+  els.text.classList.toggle("is-empty", !item.text && !item.image_url);
+  els.item.classList.toggle("has-image", Boolean(item.image_url));
+  setZoom(1);
+  els.item.scrollTop = 0;
+  setSelection(value);
+  hint("");
+}
+
+export function hint(text) {
+  els.hint.textContent = text;
+}
+
+let noticeTimer = null;
+export function notice(text) {
+  els.noticeText.textContent = text;
+  els.notice.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(dismissNotice, 20_000);
+}
+export function dismissNotice() {
+  els.notice.hidden = true;
+}
+
+export function showError(title, text) {
+  els.errorTitle.textContent = title;
+  els.errorText.textContent = text;
+  setMode("error");
+}
+
+export function focusStage() {
+  const active = document.activeElement;
+  if (!active || active === document.body || active.closest("[hidden]")) {
+    els.item.focus({ preventScroll: true });
+  }
+}
+
+// --- zoom ---------------------------------------------------------------------------------------
+
+export function setZoom(zoom, anchor = null) {
+  const img = els.img;
+  if (zoom === state.zoom && zoom === 1) {
+    els.item.classList.remove("is-zoomed");
+    els.zoom.hidden = true;
+    return;
+  }
+  if (state.zoom === 1 && zoom > 1) state.fitWidth = img.getBoundingClientRect().width;
+  const figure = els.figure;
+  const ratioX = anchor ? anchor.x : 0.5;
+  const ratioY = anchor ? anchor.y : 0.5;
+  state.zoom = zoom;
+  els.item.classList.toggle("is-zoomed", zoom > 1);
+  img.style.width = zoom > 1 ? `${Math.round(state.fitWidth * zoom)}px` : "";
+  els.zoom.hidden = zoom === 1;
+  els.zoom.textContent = `${Math.round(zoom * 100)}% · ${ZOOM_RESET_KEY} fits`;
+  if (zoom > 1) {
+    figure.scrollLeft = img.offsetWidth * ratioX - figure.clientWidth / 2;
+    figure.scrollTop = img.offsetHeight * ratioY - figure.clientHeight / 2;
+  }
+}
+
+export function zoomStep(direction) {
+  if (els.figure.hidden) return false;
+  const index = ZOOMS.indexOf(state.zoom);
+  const next = ZOOMS[Math.min(ZOOMS.length - 1, Math.max(0, index + direction))];
+  setZoom(next);
+  return true;
+}
