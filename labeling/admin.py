@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from core.admin import NoDeleteMixin, ReadOnlyAdminMixin
 from labeling.members import membership_remove
 from labeling.models import Annotation, AnnotationRevision, Assignment
+from labeling.selectors import annotation_gold_correct
 from projects.admin import LeadProjectFilter, ProjectScopedAdmin, ProjectScopedInline
 from projects.models import Membership, Role
 
@@ -47,13 +48,30 @@ class AnnotationRevisionInline(
 @admin.register(Annotation)
 class AnnotationAdmin(NoDeleteMixin, ReadOnlyAdminMixin, ProjectScopedAdmin):
     inlines = [AnnotationRevisionInline]
-    list_display = ["item", "rater", "value", "revision", "gold_correct", "time_spent_ms",
+    list_display = ["item", "rater", "shown_value", "revision", "gold_result", "time_spent_ms",
                     "updated_at"]  # fmt: skip
-    list_filter = ["gold_correct", ("project", LeadProjectFilter)]
+    list_filter = [("project", LeadProjectFilter)]
+    fields = ["project", "item", "rater", "shown_value", "gold_result", "revision", "client_id",
+              "time_spent_ms", "created_at", "updated_at"]  # fmt: skip
+    readonly_fields = ["project", "item", "rater", "shown_value", "gold_result", "revision",
+                       "client_id", "time_spent_ms", "created_at", "updated_at"]  # fmt: skip
     search_fields = ["item__key", "rater__username"]
-    list_select_related = ["item", "rater"]
+    list_select_related = ["item", "rater", "label"]
     raw_id_fields = ["item", "rater"]
     show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Annotation]:
+        return super().get_queryset(request).prefetch_related("chosen__label")
+
+    @admin.display(description="value")
+    def shown_value(self, annotation: Annotation) -> str:
+        value = annotation.value
+        return ", ".join(value) if isinstance(value, list) else str(value)
+
+    @admin.display(description="gold", boolean=True)
+    def gold_result(self, annotation: Annotation) -> bool | None:
+        """Right or wrong against the item's current gold answer; empty for a regular item."""
+        return annotation_gold_correct(annotation)
 
 
 # --- members: removing one gives back the items they hold ----------------------------------

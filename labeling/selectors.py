@@ -13,6 +13,7 @@ from django.utils import timezone
 from labeling.assignment import CLAIM_ORDER
 from labeling.models import Annotation, Assignment, AssignmentStatus
 from projects.models import Item, ItemStatus, Project
+from projects.values import gold_matches
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -60,6 +61,8 @@ def rater_history(
     annotations = {
         a.item_id: a
         for a in Annotation.objects.filter(rater=rater, item_id__in=[r.item_id for r in rows])
+        .select_related("label")
+        .prefetch_related("chosen__label")
     }
     return [
         PastItem(assignment=r, item=r.item, annotation=annotations.get(r.item_id)) for r in rows
@@ -120,3 +123,12 @@ def rater_counts(*, project: Project, user: User) -> dict[str, int]:
         "skipped": held["skipped"],
         "in_hand": held["in_hand"],
     }
+
+
+def annotation_gold_correct(annotation: Annotation) -> bool | None:
+    """Whether a gold item's annotation matches the item's gold answer as it is now (a lead may
+    have corrected it since); None for a regular item."""
+    item = annotation.item
+    if not item.is_gold:
+        return None
+    return gold_matches(value=annotation.value, gold_value=item.gold_value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ from labeling.errors import InvalidValue, ItemClosed, ItemNotFound, LeaseExpired
 from labeling.models import Annotation, AnnotationRevision, Assignment, AssignmentStatus
 from projects.models import Item, ItemStatus, LabelKind, Membership, Project
 from projects.values import InvalidValue as ValueInvalid
-from projects.values import annotation_value_clean, gold_matches
+from projects.values import annotation_value_clean
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -33,10 +32,23 @@ class SubmitResult:
     replayed: bool  # a retried request: nothing was written
 
 
-def _label_values(project: Project) -> set[str]:
-    return {row[0] for row in sql.fetch_all(
-        "SELECT value FROM projects_label WHERE project_id = %s", [project.pk]
+def _label_codes(project: Project) -> dict[str, int]:
+    """The id of each label a rater may choose (archived labels are hidden from raters)."""
+    return {value: label_id for label_id, value in sql.fetch_all(
+        "SELECT id, value FROM projects_label WHERE project_id = %s AND NOT archived",
+        [project.pk],
     )}  # fmt: skip
+
+
+def _coded(
+    kind: str, clean: Any, codes: dict[str, int]
+) -> tuple[int | None, int | None, list[int]]:
+    """A clean value as the columns store it: (label_id, rating, chosen label ids)."""
+    if kind == LabelKind.RATING:
+        return None, int(clean), []
+    if kind == LabelKind.MULTI:
+        return None, None, [codes[value] for value in clean]
+    return codes[clean], None, []
 
 
 ANNOTATIONS = sql.Loader(Annotation)
@@ -99,7 +111,7 @@ def annotation_submit(
             # same lease: whichever commits first wins, and the loser sees it. The item's status
             # is read in the same statement, afresh: a lead may have resolved it meanwhile.
             held = sql.fetch_one(
-                "SELECT a.id, a.status, i.status, i.is_gold, i.gold_value"
+                "SELECT a.id, a.status, i.status, i.is_gold"
                 " FROM labeling_assignment a JOIN projects_item i ON i.id = a.item_id"
                 " WHERE a.item_id = %s AND a.rater_id = %s AND i.project_id = %s"
                 + sql.locking("FOR UPDATE OF a"),
@@ -109,7 +121,7 @@ def annotation_submit(
                 if not Item.objects.filter(pk=item_id, project=project).exists():
                     raise ItemNotFound("No item with this id in this project.")
                 raise NoLease("You do not hold this item: take items from your queue.")
-            assignment_id, assignment_status, item_status, is_gold, gold_value = held
+            assignment_id, assignment_status, item_status, is_gold = held
             # Only a submitted item can have seen this client_id: a retry of a first label finds
             # the row submitted, as do two copies of one request, serialized by the lock above.
             # (A client_id reused for another item fails the insert below: see the except.)
@@ -119,18 +131,17 @@ def annotation_submit(
                 return SubmitResult(annotation=replayed, created=False, replayed=True)
             if item_status == ItemStatus.RESOLVED:
                 raise ItemClosed("A lead has resolved this item; its labels can no longer change.")
-            labels = _label_values(project) if project.label_kind != LabelKind.RATING else set()
+            kind = project.label_kind
+            codes = _label_codes(project) if kind != LabelKind.RATING else {}
             try:
-                clean = annotation_value_clean(project=project, value=value, label_values=labels)
+                clean = annotation_value_clean(project=project, value=value, label_values=codes)
             except ValueInvalid as error:
                 raise InvalidValue(error.message) from None
-            gold_correct = (
-                gold_matches(value=clean, gold_value=json.loads(gold_value)) if is_gold else None
-            )
+            label_id, rating, chosen = _coded(kind, clean, codes)
             if assignment_status == AssignmentStatus.SUBMITTED:
                 return _annotation_change(
-                    item_id=item_id, rater=rater, value=clean, client_id=client_id,
-                    time_spent_ms=time_spent_ms, gold_correct=gold_correct, now=now,
+                    item_id=item_id, rater=rater, value=clean, coded=(label_id, rating, chosen),
+                    client_id=client_id, time_spent_ms=time_spent_ms, now=now,
                 )  # fmt: skip
             if assignment_status == AssignmentStatus.EXPIRED:
                 # The rater's page sends a label late (a lost connection outlived the lease):
@@ -143,18 +154,21 @@ def annotation_submit(
                     ) from None
             elif assignment_status == AssignmentStatus.SKIPPED:
                 _slot_retake(project=project, item_id=item_id, is_gold=is_gold, now=now)
-            json_value = sql.param(Annotation, "value", clean)
+            json_value = sql.param(AnnotationRevision, "value", clean)
             db_client_id = sql.param(Annotation, "client_id", client_id)
             row = sql.fetch_one(
-                "INSERT INTO labeling_annotation (project_id, item_id, rater_id, value, client_id,"
-                " time_spent_ms, revision, gold_correct, created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, 1, %s, %s, %s)"
+                "INSERT INTO labeling_annotation (project_id, item_id, rater_id, label_id, rating,"
+                " client_id, time_spent_ms, revision, created_at, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, 1, %s, %s)"
                 f" RETURNING {ANNOTATIONS.columns()}",
-                [project.pk, item_id, rater.pk, json_value, db_client_id, time_spent_ms,
-                 gold_correct, stamp, stamp],
+                [project.pk, item_id, rater.pk, label_id, rating, db_client_id, time_spent_ms,
+                 stamp, stamp],
             )  # fmt: skip
             assert row is not None
             annotation = ANNOTATIONS.load(row)
+            annotation.value_known(clean)
+            if chosen:
+                _chosen_insert(annotation.pk, chosen)
             sql.execute(
                 "INSERT INTO labeling_annotationrevision (annotation_id, revision, value,"
                 " client_id, time_spent_ms, created_at) VALUES (%s, 1, %s, %s, %s, %s)",
@@ -176,11 +190,13 @@ def annotation_submit(
                 " WHERE project_id = %s AND user_id = %s",
                 [today, today, today, today, project.pk, rater.pk],
             )
-            # The k-th label makes the item labeled (ready for agreement).
+            # The k-th label makes the item labeled (ready for agreement); every label is a
+            # change of what the item's agreement rests on.
             sql.execute(
                 "UPDATE projects_item SET annotation_count = annotation_count + 1, status = CASE"
                 " WHEN annotation_count >= %s AND status IN ('open', 'in_progress')"
-                " THEN 'labeled' ELSE status END, updated_at = %s WHERE id = %s",
+                " THEN 'labeled' ELSE status END, change_count = change_count + 1,"
+                " updated_at = %s WHERE id = %s",
                 [project.raters_per_item - 1, stamp, item_id],
             )
             return SubmitResult(annotation=annotation, created=True, replayed=False)
@@ -203,29 +219,45 @@ def _slot_retake(*, project: Project, item_id: int, is_gold: bool, now: datetime
         raise ItemClosed("Enough raters have labeled this item since you skipped it.")
 
 
+def _chosen_insert(annotation_id: int, label_ids: list[int]) -> None:
+    """The labels of a multi-label annotation, one row each, in one statement."""
+    sql.execute(
+        "INSERT INTO labeling_annotationlabel (annotation_id, label_id) VALUES "
+        + ", ".join(["(%s, %s)"] * len(label_ids)),
+        [param for label_id in label_ids for param in (annotation_id, label_id)],
+    )
+
+
 def _annotation_change(
     *,
     item_id: int,
     rater: User,
     value: Any,
+    coded: tuple[int | None, int | None, list[int]],
     client_id: uuid.UUID,
     time_spent_ms: int,
-    gold_correct: bool | None,
     now: datetime,
 ) -> SubmitResult:
-    """Change a submitted label: the annotation keeps its id (lineage) and gains a revision."""
+    """Change a submitted label: the annotation keeps its id (lineage) and gains a revision,
+    and the item's change counter moves (even on an item long fully labeled), so that what
+    rests on its labels is computed again."""
+    label_id, rating, chosen = coded
     annotation = Annotation.objects.select_for_update().get(item_id=item_id, rater=rater)
     annotation.revision = F("revision") + 1
-    annotation.value = value
-    annotation.gold_correct = gold_correct
+    annotation.label_id = label_id
+    annotation.rating = rating
     annotation.time_spent_ms = F("time_spent_ms") + time_spent_ms
-    annotation.save(update_fields=["revision", "value", "gold_correct", "time_spent_ms",
-                                   "updated_at"])  # fmt: skip
+    annotation.save(update_fields=["revision", "label", "rating", "time_spent_ms", "updated_at"])
     annotation.refresh_from_db()
+    annotation.chosen.all().delete()
+    if chosen:
+        _chosen_insert(annotation.pk, chosen)
+    annotation.value_known(value)
     AnnotationRevision.objects.create(
         annotation=annotation, revision=annotation.revision, value=value, client_id=client_id,
         time_spent_ms=time_spent_ms,
     )  # fmt: skip
+    Item.objects.filter(pk=item_id).update(change_count=F("change_count") + 1, updated_at=now)
     return SubmitResult(annotation=annotation, created=False, replayed=False)
 
 

@@ -41,7 +41,12 @@ from projects.models import (
 from projects.selectors import projects_led_by
 from projects.services.imports import import_job_retry
 from projects.services.items import gold_value_clean, item_update
-from projects.services.projects import labels_validate, project_labels_set
+from projects.services.projects import (
+    PROJECT_FIELDS,
+    labels_validate,
+    project_labels_set,
+    project_schema_change_check,
+)
 from projects.services.tokens import api_token_revoke
 
 
@@ -102,7 +107,7 @@ class LabelFormSet(BaseInlineFormSet):
         ]
         kept.sort(key=lambda data: data.get("position") or 0)
         return [
-            {key: data.get(key) for key in ("value", "display_name", "color", "hotkey")}
+            {key: data.get(key) for key in ("value", "display_name", "color", "hotkey", "archived")}
             for data in kept
         ]
 
@@ -116,7 +121,7 @@ class LabelFormSet(BaseInlineFormSet):
 class LabelInline(ProjectScopedInline, admin.TabularInline):
     model = Label
     formset = LabelFormSet
-    fields = ["position", "value", "display_name", "color", "hotkey"]
+    fields = ["position", "value", "display_name", "color", "hotkey", "archived"]
     extra = 1
 
 
@@ -149,9 +154,28 @@ class MembershipInline(ProjectScopedInline, admin.TabularInline):
     extra = 1
 
 
+class ProjectAdminForm(forms.ModelForm):
+    """Refuses, as the service does, a change of what the stored labels depend on."""
+
+    class Meta:
+        model = Project
+        fields = [*PROJECT_FIELDS]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.instance.pk is not None:
+            stored = Project.objects.get(pk=self.instance.pk)
+            try:
+                project_schema_change_check(stored=stored, fields=cleaned)
+            except ValidationError as error:
+                raise ValidationError(error.messages) from None
+        return cleaned
+
+
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdmin):
     scope_path = "pk"
+    form = ProjectAdminForm
     inlines = [LabelInline, MembershipInline]
     list_display = ["name", "content_type", "label_kind", "raters_per_item", "created_at"]
     list_filter = ["content_type", "label_kind"]
@@ -159,7 +183,7 @@ class ProjectAdmin(ProjectScopedAdmin):
     readonly_fields = ["created_by", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "description", "instructions", "content_type"]}),
-        ("Labels", {"fields": ["label_kind", ("rating_min", "rating_max")]}),
+        ("Labels", {"fields": ["label_kind", ("rating_min", "rating_max"), "rater_fields"]}),
         (
             "Raters and agreement",
             {

@@ -26,9 +26,31 @@ LABEL_PALETTE = (
 )  # fmt: skip
 
 
+class FieldNamesField(forms.CharField):
+    """Names of an item's data fields, typed as a comma-separated list."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        return list(dict.fromkeys(names))
+
+
 class ProjectForm(forms.ModelForm):
     """The project's settings. Validation only: the write goes through `project_create` or
     `project_update`, so the form is bound to a throwaway instance, never to the real row."""
+
+    rater_fields = FieldNamesField(
+        required=False,
+        label="Item fields raters see",
+        help_text="Names of the items' other fields (from the imported file) shown beside the "
+        "text or image, comma-separated. Empty: raters see the text or image only, so that an "
+        "answer or a model's guess in the file never reaches them.",
+        widget=forms.TextInput(attrs={"class": "mono", "autocomplete": "off",
+                                      "placeholder": "e.g. title, product"}),
+    )  # fmt: skip
 
     class Meta:
         model = Project
@@ -69,7 +91,10 @@ class ProjectForm(forms.ModelForm):
             "weak_label_threshold": "Minimum confidence, from 0 to 1, for a weak label to count.",
         }
 
-    def __init__(self, *args: Any, content_type_locked: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, content_type_locked: bool = False, schema_locked: bool = False,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
         self.fields["name"].widget.attrs.update({"autofocus": True, "autocomplete": "off"})
         for name in ("content_type", "label_kind", "agreement_rule"):
@@ -79,6 +104,13 @@ class ProjectForm(forms.ModelForm):
         if content_type_locked:
             self.fields["content_type"].disabled = True
             self.fields["content_type"].help_text = "Fixed once the project has items."
+        if schema_locked:
+            for name in ("label_kind", "rating_min", "rating_max"):
+                self.fields[name].disabled = True
+            self.fields["label_kind"].help_text = (
+                "Fixed once the project has annotations or gold answers: they are stored in this "
+                "schema. Labels can still be added, renamed for display, or archived."
+            )
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -138,6 +170,13 @@ class LabelForm(forms.Form):
         widget=forms.TextInput(
             attrs={"aria-label": "Hotkey", "autocomplete": "off", "class": "hotkey-input mono"}
         ),
+    )
+
+    archived = forms.BooleanField(
+        required=False,
+        label="Archived",
+        widget=forms.CheckboxInput(attrs={"aria-label": "Archived"}),
+        help_text="Hidden from raters; kept for the annotations that use it.",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -201,7 +240,7 @@ class BaseLabelFormSet(forms.BaseFormSet):
             kept.append(form)
         return kept
 
-    def label_specs(self) -> list[dict[str, str]]:
+    def label_specs(self) -> list[dict[str, Any]]:
         return [
             {
                 "value": form.cleaned_data["value"].strip(),
@@ -209,6 +248,7 @@ class BaseLabelFormSet(forms.BaseFormSet):
                 or form.cleaned_data["value"].strip(),
                 "color": form.cleaned_data["color"] or LABEL_PALETTE[0],
                 "hotkey": form.cleaned_data["hotkey"],
+                "archived": form.cleaned_data["archived"],
             }
             for form in self.kept_forms()
         ]
@@ -222,11 +262,13 @@ LabelFormSet = forms.formset_factory(
 def label_formset(data: Any = None, *, labels: list[Label] | None = None) -> BaseLabelFormSet:
     """The label editor, prefilled from `labels`, or with three empty rows for a new project."""
     if labels is None:
-        initial = [{"color": color, "hotkey": ""} for color in LABEL_PALETTE[:3]]
+        initial: list[dict[str, Any]] = [
+            {"color": color, "hotkey": ""} for color in LABEL_PALETTE[:3]
+        ]
     else:
         initial = [
             {"value": lb.value, "display_name": lb.display_name, "color": lb.color,
-             "hotkey": lb.hotkey}
+             "hotkey": lb.hotkey, "archived": lb.archived}
             for lb in labels
         ]  # fmt: skip
     return cast(BaseLabelFormSet, LabelFormSet(data, initial=initial, prefix="labels"))

@@ -64,6 +64,12 @@ class Project(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Share of a rater's items drawn from gold items.",
     )
+    rater_fields = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Fields of an item's data that raters see beside the text or image (by name). "
+        "Nothing else of the item's data reaches them.",
+    )
     weak_labels_prefill = models.BooleanField(
         default=False, help_text="Weak labels may pre-select a label on the labeling page."
     )
@@ -126,6 +132,11 @@ class Label(models.Model):
     )
     hotkey = models.CharField(max_length=1, blank=True, validators=[hotkey_validator])
     position = models.PositiveIntegerField(default=0)
+    # A label that annotations or gold answers use cannot be deleted or renamed (its value is in
+    # them); archiving hides it from raters and keeps it for history.
+    archived = models.BooleanField(
+        default=False, help_text="Hidden from raters; kept for the annotations that use it."
+    )
 
     class Meta:
         ordering = ["project", "position", "id"]
@@ -220,6 +231,10 @@ class Item(models.Model):
     )
     slots_taken = models.PositiveSmallIntegerField(default=0)
     annotation_count = models.PositiveSmallIntegerField(default=0)
+    # Bumped by every change of what the item's labels rest on (an annotation added or changed,
+    # its gold answer set), under the item's row lock or with F(): a computation that records
+    # the counter it saw knows exactly which items to redo.
+    change_count = models.PositiveBigIntegerField(default=0, db_default=0)  # raw COPY inserts too
     priority = models.FloatField(default=0.0, help_text="Higher is served first.")
     shuffle_key = models.IntegerField(
         default=0, help_text="Stable pseudo-random order, derived from the key."

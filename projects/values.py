@@ -4,6 +4,7 @@ annotation, a gold answer, or (later) a suggestion."""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 from projects.models import LabelKind, Project
@@ -17,7 +18,7 @@ class InvalidValue(ValueError):
         self.message = message
 
 
-def annotation_value_clean(*, project: Project, value: Any, label_values: set[str]) -> Any:
+def annotation_value_clean(*, project: Project, value: Any, label_values: Collection[str]) -> Any:
     """Return the value in canonical form, or raise InvalidValue naming what is wrong.
 
     single: one label value; multi: a list of distinct label values (may be empty: "none of
@@ -34,7 +35,7 @@ def annotation_value_clean(*, project: Project, value: Any, label_values: set[st
     if kind == LabelKind.MULTI:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidValue(f"value {value!r} must be a list of label values.")
-        unknown = sorted(set(value) - label_values)
+        unknown = sorted(v for v in set(value) if v not in label_values)
         if unknown:
             raise InvalidValue(f"labels {unknown} are not labels of this project.")
         return sorted(set(value))

@@ -13,6 +13,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from core.errors import Conflict
+
 
 def _first_message(detail: Any) -> str:
     if isinstance(detail, list) and detail:
@@ -24,8 +26,16 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
+class ConflictError(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The current state of the data forbids this."
+
+
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, Conflict):
+        exc = ConflictError(" ".join(exc.messages))
+    elif isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             # Django names errors about no single field "__all__"; DRF "non_field_errors".
             fields = {

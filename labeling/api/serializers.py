@@ -13,15 +13,29 @@ from labeling.models import Annotation, Assignment
 from projects.models import Item
 
 
+def rater_data(item: Item, fields: list[str]) -> dict[str, Any]:
+    """The item's data fields that the project shows raters (`Project.rater_fields`): nothing
+    else of the imported row (an answer, a model's guess) may reach them."""
+    data = item.data or {}
+    return {name: data[name] for name in fields if name in data}
+
+
 class LabelingItemSerializer(serializers.Serializer):
+    """An item as a rater sees it. Give the project's `rater_fields` in the context."""
+
     id = serializers.IntegerField()
     key = serializers.CharField()
     text = serializers.CharField()
-    data = serializers.JSONField()  # type: ignore[assignment]  # the item's field, not .data
+    data = serializers.SerializerMethodField(  # type: ignore[assignment]  # the item's field
+        help_text="Only the fields the project shows raters (its rater_fields)."
+    )
     image_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
     width = serializers.SerializerMethodField()
     height = serializers.SerializerMethodField()
+
+    def get_data(self, item: Item) -> dict[str, Any]:
+        return rater_data(item, self.context.get("rater_fields", []))
 
     def get_image_url(self, item: Item) -> str | None:
         return reverse("item-image", args=[item.pk]) if item.image_id else None
@@ -64,7 +78,7 @@ def _iso(value: Any) -> str | None:
     return None if value is None else _datetime.to_representation(value)
 
 
-def hold_data(hold: Any) -> dict[str, Any]:
+def hold_data(hold: Any, rater_fields: list[str]) -> dict[str, Any]:
     """What HoldSerializer(hold).data gives, faster."""
     item, held = hold.item, hold.assignment
     image = item.image if item.image_id else None
@@ -73,7 +87,7 @@ def hold_data(hold: Any) -> dict[str, Any]:
             "id": item.pk,
             "key": item.key,
             "text": item.text,
-            "data": item.data,
+            "data": rater_data(item, rater_fields),
             "image_url": reverse("item-image", args=[item.pk]) if image else None,
             "thumbnail_url": reverse("item-thumbnail", args=[item.pk]) if image else None,
             "width": image.width if image else None,
@@ -206,7 +220,7 @@ class HistoryEntrySerializer(serializers.Serializer):
 
     def to_representation(self, entry: Any) -> dict[str, Any]:
         return {
-            "item": LabelingItemSerializer(entry.item).data,
+            "item": LabelingItemSerializer(entry.item, context=self.context).data,
             "assignment": HoldAssignmentSerializer(entry.assignment).data,
             "value": entry.annotation.value if entry.annotation else None,
             "skipped": entry.annotation is None,

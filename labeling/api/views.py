@@ -99,7 +99,10 @@ class ClaimView(_HotView):
             "mine_total": claim.labeled_total,
             "project_remaining": project_remaining(project=project),
         }
-        return Response({"items": [s.hold_data(h) for h in claim.holds], "progress": progress})
+        fields = project.rater_fields
+        return Response(
+            {"items": [s.hold_data(h, fields) for h in claim.holds], "progress": progress}
+        )
 
 
 class SubmitView(_HotView):
@@ -164,13 +167,17 @@ class HistoryView(_ProjectView):
         """The caller's own past items, newest first, with their own label (for going back)."""
         query = s.HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        project = self.project()
         entries = rater_history(
-            project=self.project(),
+            project=project,
             rater=request_user(request),
             before_id=query.validated_data.get("before"),
             limit=query.validated_data["limit"],
         )
-        return Response({"items": s.HistoryEntrySerializer(entries, many=True).data})
+        context = {"rater_fields": project.rater_fields}
+        return Response(
+            {"items": s.HistoryEntrySerializer(entries, many=True, context=context).data}
+        )
 
 
 class ProgressView(_ProjectView):

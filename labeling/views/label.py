@@ -93,7 +93,7 @@ def _zero_taken(buttons: list[LabelButton], rating_values: list[int]) -> bool:
 def label(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = _member_project(request, project_id)
     assert isinstance(request.user, AbstractBaseUser)  # login_required
-    buttons = label_buttons(list(project.labels.all()))
+    buttons = label_buttons(list(project.labels.filter(archived=False)))
     rating_values: list[int] = []
     if project.label_kind == LabelKind.RATING:
         assert project.rating_min is not None and project.rating_max is not None

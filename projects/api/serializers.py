@@ -39,7 +39,7 @@ User = get_user_model()
 class LabelSerializer(serializers.ModelSerializer[Label]):
     class Meta:
         model = Label
-        fields = ["id", "value", "display_name", "color", "hotkey", "position"]
+        fields = ["id", "value", "display_name", "color", "hotkey", "position", "archived"]
         read_only_fields = fields
 
 
@@ -48,6 +48,9 @@ class LabelInputSerializer(serializers.Serializer[dict[str, Any]]):
     display_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     color = serializers.CharField(max_length=7, required=False, allow_blank=True)
     hotkey = serializers.CharField(max_length=1, required=False, allow_blank=True)
+    archived = serializers.BooleanField(
+        required=False, help_text="Hidden from raters; kept for the annotations that use it."
+    )
 
 
 class LabelUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
@@ -56,6 +59,9 @@ class LabelUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
     color = serializers.CharField(max_length=7, required=False)
     hotkey = serializers.CharField(max_length=1, required=False, allow_blank=True)
     position = serializers.IntegerField(min_value=0, required=False)
+    archived = serializers.BooleanField(
+        required=False, help_text="Hidden from raters; kept for the annotations that use it."
+    )
 
 
 # --- projects ----------------------------------------------------------------------------------
@@ -107,6 +113,13 @@ class ProjectDetailSerializer(ProjectSerializer):
 
 class ProjectInputSerializer(serializers.ModelSerializer[Project]):
     """Project settings as a client sends them; the services check the rules across fields."""
+
+    rater_fields = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        max_length=100,
+        required=False,
+        help_text="Names of the items' data fields raters see beside the text or image.",
+    )
 
     class Meta:
         model = Project

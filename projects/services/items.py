@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 
 from projects.models import Item, Project
 from projects.values import InvalidValue, annotation_value_clean
@@ -29,7 +30,13 @@ def item_update(*, item: Item, **fields: Any) -> Item:
         setattr(item, name, value)
     if item.is_gold and item.gold_value is None:
         raise ValidationError({"is_gold": "A gold item needs a gold_value (its right answer)."})
-    item.save(update_fields=[*fields, "updated_at"])
+    gold_changed = bool({"gold_value", "is_gold"} & set(fields))
+    if gold_changed:
+        # What the item's gold results rest on changed: computations redo it.
+        item.change_count = F("change_count") + 1
+    item.save(update_fields=[*fields, *(["change_count"] if gold_changed else []), "updated_at"])
+    if gold_changed:
+        item.refresh_from_db(fields=["change_count"])
     return item
 
 

@@ -16,7 +16,12 @@ from django.views.decorators.http import require_POST
 from projects.forms import BaseLabelFormSet, ProjectForm, label_formset
 from projects.markdown import render_markdown
 from projects.models import LabelKind, Project
-from projects.services.projects import project_create, project_labels_set, project_update
+from projects.services.projects import (
+    project_create,
+    project_has_labels,
+    project_labels_set,
+    project_update,
+)
 from projects.views.access import AuthenticatedRequest, apply_service_error, project_for
 
 MARKDOWN_PREVIEW_MAX_CHARS = 200_000
@@ -60,6 +65,7 @@ def project_settings(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         data,
         initial={name: getattr(project, name) for name in ProjectForm.Meta.fields},
         content_type_locked=project.items.exists(),
+        schema_locked=project_has_labels(project=project),
     )
     labels = label_formset(data, labels=current_labels)
     label_errors: list[str] = []

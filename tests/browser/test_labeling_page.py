@@ -405,7 +405,9 @@ def test_image_items_fit_and_zoom_and_multi_labels_toggle(page, live_server, ali
     expect(page.locator("#lab-empty")).to_contain_text("Nothing left for you in this project")
     expect(page.locator("#lab-empty-home")).to_be_focused()
     screenshot(page, "label-12-empty")
-    eventually(lambda: Annotation.objects.filter(rater=bob, value=[]).exists())
+    eventually(
+        lambda: Annotation.objects.filter(rater=bob, label=None, rating=None, chosen=None).exists()
+    )
 
 
 def test_a_rating_scale_takes_number_keys(page, live_server, alice, bob):

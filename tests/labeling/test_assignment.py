@@ -25,6 +25,7 @@ from labeling.assignment import (
 )
 from labeling.errors import ItemClosed, LeaseExpired, NoLease, NotAMember
 from labeling.models import Annotation, AnnotationRevision, Assignment, AssignmentStatus
+from labeling.selectors import annotation_gold_correct
 from labeling.services import annotation_submit, item_skip
 from projects.models import Item, ItemStatus, Membership, Project
 from projects.services.items import item_update
@@ -389,20 +390,24 @@ def test_no_gold_item_is_ever_served_at_gold_rate_zero(alice, bob):
         submit(hold.item, bob)
 
 
-def test_gold_items_are_outside_k_and_their_outcome_is_stored(alice, bob, carol):
+def test_gold_items_are_outside_k_and_judged_against_the_current_answer(alice, bob, carol):
     project = gold_project(alice, [bob, carol], gold=1, regular=3, raters_per_item=1, gold_rate=1)
     bob_hold = claim_one(project, bob, rng=random.Random(1))
     carol_hold = claim_one(project, carol, rng=random.Random(1))
     assert bob_hold is not None and carol_hold is not None
     assert bob_hold.item.pk == carol_hold.item.pk and bob_hold.item.is_gold
-    assert submit(bob_hold.item, bob, "positive").annotation.gold_correct is True
-    assert submit(carol_hold.item, carol, "negative").annotation.gold_correct is False
+    assert annotation_gold_correct(submit(bob_hold.item, bob, "positive").annotation) is True
+    assert annotation_gold_correct(submit(carol_hold.item, carol, "negative").annotation) is False
     # Out of gold items for bob: he gets regular items, whose annotations carry no gold outcome.
     regular = claim_one(project, bob, rng=random.Random(1))
     assert regular is not None and not regular.item.is_gold
-    assert submit(regular.item, bob).annotation.gold_correct is None
+    assert annotation_gold_correct(submit(regular.item, bob).annotation) is None
     # Changing a gold label re-grades it.
-    assert submit(carol_hold.item, carol, "positive").annotation.gold_correct is True
+    assert annotation_gold_correct(submit(carol_hold.item, carol, "positive").annotation) is True
+    # A lead corrects the gold answer: every annotation is judged against the new one.
+    item_update(item=Item.objects.get(pk=bob_hold.item.pk), gold_value="negative")
+    bobs = Annotation.objects.select_related("item", "label").get(rater=bob, item=bob_hold.item)
+    assert annotation_gold_correct(bobs) is False
 
 
 # --- submit, change, skip -------------------------------------------------------------------------

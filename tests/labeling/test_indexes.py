@@ -19,6 +19,7 @@ SERVED_BY = {
         ("item_id",): "annotation_unique_rater",
     },
     "labeling_annotationrevision": {("annotation_id",): "annotation_revision_unique"},
+    "labeling_annotationlabel": {("annotation_id",): "annotation_label_unique"},
     "projects_membership": {("project_id",): "membership_unique_user"},
 }
 

@@ -14,8 +14,9 @@ from rest_framework.test import APIClient
 from labeling.assignment import item_claim
 from labeling.models import Annotation, AnnotationRevision
 from labeling.services import annotation_submit
-from projects.models import Item, ItemStatus
+from projects.models import Item, ItemStatus, Project
 from projects.services.images import image_store
+from projects.services.projects import project_update
 from tests.factories import make_items
 
 pytestmark = pytest.mark.django_db
@@ -234,8 +235,10 @@ def test_the_hand_built_answers_match_their_documented_serializers(project, bob)
     assert any(h.item.image_id for h in holds) and any(not h.item.image_id for h in holds)
     for hold in holds:
         reloaded = Item.objects.select_related("image").get(pk=hold.item.pk)
-        documented = s.HoldSerializer({"item": reloaded, "assignment": hold.assignment}).data
-        assert s.hold_data(hold) == documented
+        documented = s.HoldSerializer(
+            {"item": reloaded, "assignment": hold.assignment}, context={"rater_fields": ["score"]}
+        ).data
+        assert s.hold_data(hold, ["score"]) == documented
     result = annotation_submit(
         project=project, item_id=holds[0].item.pk, rater=bob, value="positive",
         client_id=uuid.uuid4(), time_spent_ms=1234,
@@ -372,3 +375,30 @@ def test_execute_wrappers_see_the_hand_written_statements_of_claim_and_submit(pr
     assert any("NOT EXISTS (SELECT 1 FROM labeling_assignment d" in s for s in seen), seen
     assert any(s.startswith("INSERT INTO labeling_annotation ") for s in seen), seen
     assert Annotation.objects.filter(item_id=item_id, rater=bob).exists()
+
+
+def test_raters_see_only_the_item_fields_the_project_shows(project, alice, bob):
+    """The imported row may hold the answer (the demo's generator did): raters see the text and
+    the fields the lead names, nothing else, in the claim and in their history."""
+    item = make_items(project, 1)[0]
+    item.data = {"title": "Order #12", "intended_label": "negative", "model_guess": "negative"}
+    item.save(update_fields=["data"])
+    api = client_for(bob)
+    base = f"/api/v1/projects/{project.pk}/labeling/"
+    claimed = api.post(f"{base}claim/", {"hold": 1}, format="json").json()["items"][0]["item"]
+    assert claimed["data"] == {}, "by default raters see the text or image only"
+
+    project_update(project=Project.objects.get(pk=project.pk), rater_fields=["title"])
+    claimed = api.post(f"{base}claim/", {"hold": 1}, format="json").json()["items"][0]["item"]
+    assert claimed["data"] == {"title": "Order #12"}
+    submitted = api.post(
+        f"{base}items/{item.pk}/submit/",
+        {"value": "positive", "client_id": str(uuid.uuid4())},
+        format="json",
+    )
+    assert submitted.status_code == 201, submitted.content
+    history = api.get(f"{base}history/").json()["items"]
+    assert history[0]["item"]["data"] == {"title": "Order #12"}
+    # The lead's own item API still shows the whole row.
+    lead_view = client_for(alice).get(f"/api/v1/projects/{project.pk}/items/{item.pk}/").json()
+    assert lead_view["data"]["intended_label"] == "negative"
