@@ -29,13 +29,13 @@ run: demo serve
 
 serve: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo "Accord is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	$(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) \
-		--access-logfile - --timeout 120
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
+# A Celery worker on its own: for more workers beside `make run` (whose worker runs beat), or for
+# a web server started with `manage.py serve --no-worker` (then run `celery -A config beat` too).
+# Tasks go through Redis with REDIS_URL set, else through files under var/celery/
 worker: install
-	@test -n "$$REDIS_URL" || { echo "REDIS_URL is not set: tasks run in-process and no worker is needed." >&2; exit 1; }
-	$(BIN)/celery -A config worker --loglevel=INFO -B
+	$(BIN)/celery -A config worker --loglevel=INFO
 
 # Tests always use config.settings.test, whatever DJANGO_SETTINGS_MODULE the shell exports.
 # The database and broker come from DATABASE_URL / REDIS_URL (SQLite and in-process without).

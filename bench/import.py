@@ -1,6 +1,10 @@
 """Benchmark: import 100,000 CSV rows into a fresh project on PostgreSQL, then the same file again.
 
     .venv/bin/python bench/import.py [--rows 100000] [--record]
+    .venv/bin/python bench/import.py --sqlite [--rows 1200000] [--raters 4] [--record]
+
+With --sqlite: the embedded default instead, a file uploaded through the web page to a worker
+while raters label another project (bench/import_embedded.py says what it measures).
 
 The database comes from DATABASE_URL (default postgres://postgres@127.0.0.1:5432/accord_bench,
 created with `createdb` and migrated when missing). The run is `import_job_run`, the service the
@@ -149,7 +153,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="fresh projects to import into")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the bench projects")
+    parser.add_argument(
+        "--sqlite", action="store_true", help="the embedded default: upload through the page"
+    )
+    parser.add_argument("--raters", type=int, default=4, help="--sqlite: raters labeling")
+    parser.add_argument("--think", type=float, default=0.5, help="--sqlite: seconds per item")
     options = parser.parse_args()
+    if options.sqlite:
+        embedded(options)
+        return
 
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
@@ -239,6 +251,27 @@ def main() -> None:
     for stored in (work / "media").rglob("*"):
         if stored.is_file():
             stored.unlink()
+
+
+def embedded(options: argparse.Namespace) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from import_embedded import run
+
+    rows = options.rows if options.rows != 100_000 else 1_200_000
+    lines = run(
+        rows=rows, raters=options.raters, think=options.think, items=20_000, write_csv=write_csv
+    )
+    print("\n".join(lines))
+    if options.record:
+        with RESULTS.open("a", encoding="utf-8") as results:
+            results.write(
+                f"\n## {date.today().isoformat()}: import of {rows:,} CSV rows on the embedded "
+                f"default, uploaded through the page while raters label\n\n"
+                f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python "
+                f"{platform.python_version()}, SQLite.\n"
+                f"Command: `.venv/bin/python bench/import.py --sqlite --rows {rows} "
+                f"--raters {options.raters} --record`.\n\n```\n" + "\n".join(lines) + "\n```\n"
+            )
 
 
 if __name__ == "__main__":

@@ -64,14 +64,15 @@ def loaded(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 # --- settings -------------------------------------------------------------------------------------
 
 
-def test_base_with_no_variable_uses_sqlite_under_var_and_runs_tasks_in_process() -> None:
+def test_base_with_no_variable_uses_sqlite_and_a_worker_through_files_under_var() -> None:
+    """The embedded default: nothing to install, and still no task inside a web request."""
     values = loaded(read_settings("config.settings.base"))
 
     assert values["DATABASE"]["ENGINE"] == "django.db.backends.sqlite3"
     assert Path(values["DATABASE"]["NAME"]) == BASE_DIR / "var" / "accord.sqlite3"
-    assert values["CELERY_TASK_ALWAYS_EAGER"] is True
-    assert values["CELERY_BROKER_URL"] == "memory://"
-    assert values["CACHE"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert values["CELERY_TASK_ALWAYS_EAGER"] is False
+    assert values["CELERY_BROKER_URL"] == "filesystem://"
+    assert values["CACHE"] == "django.core.cache.backends.filebased.FileBasedCache"
     assert values["DEBUG"] is False
 
 

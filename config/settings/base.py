@@ -150,11 +150,27 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
-# Celery: a real worker on Redis when REDIS_URL is set, in-process otherwise.
+# Celery: long work never runs in a web request. With REDIS_URL set, tasks go through Redis to
+# Celery workers. Without it (the embedded default) they go through files under var/celery/
+# (Kombu's filesystem transport) to the worker that `make run` starts beside the web server:
+# nothing else to install or start.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+if not REDIS_URL:
+    CELERY_QUEUE_DIR = VAR_DIR / "celery"
+    for folder in ("queue", "processed"):
+        (CELERY_QUEUE_DIR / folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
+        "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
+        "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.5,
+    }
+    # Beat keeps its schedule's state in a file of its own, under var/ as well.
+    CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_QUEUE_DIR / "beat-schedule")
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("ACCORD_CELERY_QUEUE", "accord")
 CELERY_TASK_ACKS_LATE = True
@@ -165,11 +181,17 @@ CELERY_BEAT_SCHEDULE = {
     "tidy-expired-leases": {"task": "labeling.tasks.leases_tidy", "schedule": 300.0},
 }
 
+# Shared by every web process and the worker: Redis, or files under var/cache/ on the embedded
+# default (the labeling page's remaining count, throttles and login protection need one cache
+# for all processes, and a database cache would take SQLite's write lock).
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
     )
 }
 

@@ -132,8 +132,14 @@ def _image_decode(*, data: bytes, name: str, sha256: str) -> tuple[ImageInfo, Im
         raise ImageRejected(
             name, f"not an image Accord accepts (allowed formats: {', '.join(IMAGE_FORMATS)})."
         ) from None
-    except Image.DecompressionBombError as error:
-        raise ImageRejected(name, f"too many pixels to decode safely ({error}).") from None
+    except Image.DecompressionBombError:
+        # Pillow's own guard fires on opening, before the header's size reaches ours, for an
+        # image of over twice its limit: say it in Accord's words, with Accord's limit.
+        raise ImageRejected(
+            name,
+            f"more pixels than the limit of {settings.ACCORD_IMAGE_MAX_PIXELS:,} (a guard "
+            "against decompression bombs).",
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         # Pillow signals truncated or corrupt data with these (SyntaxError from verify()).
         raise ImageRejected(name, f"the image is damaged or truncated ({error}).") from None

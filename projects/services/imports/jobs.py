@@ -36,13 +36,13 @@ from core.readers import (
     jsonl_records,
     line_count,
 )
-from projects.models import ContentType, ImageBlob, ImportFormat, ImportJob, Project
+from projects.models import ContentType, ImageBlob, ImportFormat, ImportJob, Item, Project
 from projects.services.images import ImageInfo, image_store
 from projects.services.imports.rows import RESERVED_FIELDS, RowValidator
 from projects.services.imports.saving import (
     Spool,
-    items_insert_bulk_create,
     items_insert_postgresql,
+    items_insert_sqlite,
 )
 from projects.services.imports.zips import ZipUpload
 
@@ -236,9 +236,14 @@ def _run(job: ImportJob, progress: JobProgress) -> ImportJob:
         if problems:
             return _reject(job, problems)
         image_ids = _images_store(zip_upload, progress) if zip_upload else {}
-        progress.phase(PHASE_SAVING, total=spool.count, done=spool.count)
         ignored = zip_upload.ignored if zip_upload else []
-        return _save(job, spool=spool, image_ids=image_ids, ignored=ignored)
+        if connection.vendor == "postgresql":
+            progress.phase(PHASE_SAVING, total=spool.count, done=spool.count)
+            return _save(job, spool=spool, image_ids=image_ids, ignored=ignored)
+        progress.phase(PHASE_SAVING, total=spool.count)
+        items_insert_sqlite(job=job, spool=spool, image_ids=image_ids, progress=progress.advance)
+        progress.finish()
+        return _save(job, spool=spool, image_ids=image_ids, ignored=ignored, written=True)
 
 
 def _text_records(
@@ -276,9 +281,15 @@ def _images_store(zip_upload: ZipUpload, progress: JobProgress) -> dict[str, int
 
 
 def _save(
-    job: ImportJob, *, spool: Spool, image_ids: dict[str, int], ignored: list[str]
+    job: ImportJob,
+    *,
+    spool: Spool,
+    image_ids: dict[str, int],
+    ignored: list[str],
+    written: bool = False,
 ) -> ImportJob:
-    """Write every row, and the job's outcome, in one transaction."""
+    """Write every row (unless `written`: SQLite's rows went in batches before) and the job's
+    outcome, in one transaction."""
     total = spool.count
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
@@ -286,13 +297,14 @@ def _save(
             # Two runs of one job (a redelivered task beside a retry) race to here; the row
             # lock lets exactly one of them write the items and the counts.
             return locked
-        if connection.vendor == "postgresql":
-            created = items_insert_postgresql(job=job, spool=spool, image_ids=image_ids)
+        if written:
+            # Counted by job, so that a retry after a crash midway counts its first run's rows.
+            created = Item.objects.filter(import_job=job).count()
         else:
-            created = items_insert_bulk_create(job=job, spool=spool, image_ids=image_ids)
+            created = items_insert_postgresql(job=job, spool=spool, image_ids=image_ids)
         duplicates = total - created
-        message = f"Imported {created} new item{'s' if created != 1 else ''}"
-        message += f"; {duplicates} already in the project." if duplicates else "."
+        message = f"Imported {created:,} new item{'s' if created != 1 else ''}"
+        message += f"; {duplicates:,} already in the project." if duplicates else "."
         if ignored:
             message += f" Ignored (not items): {', '.join(ignored[:10])}"
             message += f" and {len(ignored) - 10} more." if len(ignored) > 10 else "."

@@ -1,25 +1,31 @@
 """Keeping validated rows on disk until the file is known good, then writing them as items.
 
-The writers run inside the transaction that also marks the job succeeded, so the items and the
-job's counts commit together or not at all. Both skip keys the project already has.
+On PostgreSQL the rows go in with one COPY, inside the transaction that also marks the job
+succeeded, so the items and the job's counts commit together or not at all: row locks let
+everyone else go on meanwhile. SQLite has one write lock for the whole database, and a
+transaction of a million rows would hold it for a minute while every rater's claim waits and
+fails: there the rows go in short transactions of SQLITE_BATCH_ROWS, with a pause between them
+in which waiting writers take the lock. A crash midway leaves the rows written so far, and the
+retry adds the rest. Both writers skip keys the project already has.
 """
 
 from __future__ import annotations
 
-import json
 import pickle
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from projects.models import ImportJob, Item, ItemStatus
 from projects.services.imports.rows import Row
 
 SPOOL_BATCH_ROWS = 5_000
-BULK_CREATE_BATCH = 1_000
+SQLITE_BATCH_ROWS = 2_000
+SQLITE_PAUSE_MIN_SECONDS = 0.005
 # The Item fields a row fills, with their PostgreSQL types, in the order COPY receives them.
 COPY_FIELDS = (
     ("key", "text"),
@@ -132,24 +138,53 @@ def items_insert_postgresql(*, job: ImportJob, spool: Spool, image_ids: dict[str
     return created
 
 
-def items_insert_bulk_create(*, job: ImportJob, spool: Spool, image_ids: dict[str, int]) -> int:
-    """bulk_create(ignore_conflicts=True); returns how many rows are new. On SQLite the
-    transaction holds the only write lock, so counting before and after is exact."""
-    items = Item.objects.filter(project_id=job.project_id)
-    before = items.count()
-    for batch in spool.batches():
-        Item.objects.bulk_create(
-            [
-                Item(
-                    project_id=job.project_id, key=key, text=text, data=json.loads(data),
-                    content_hash=content_hash, priority=priority, shuffle_key=shuffle,
-                    gold_value=None if gold is None else json.loads(gold),
-                    is_gold=gold is not None, import_job_id=job.pk,
-                    image_id=image_ids[image] if image else None,
-                )
-                for key, text, data, content_hash, priority, shuffle, gold, image in batch
-            ],
-            ignore_conflicts=True,
-            batch_size=BULK_CREATE_BATCH,
-        )  # fmt: skip
-    return items.count() - before
+def items_insert_sqlite(
+    *,
+    job: ImportJob,
+    spool: Spool,
+    image_ids: dict[str, int],
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Insert the rows in transactions of SQLITE_BATCH_ROWS, skipping keys the project has,
+    and pause after each for half as long as it held the write lock (at least
+    SQLITE_PAUSE_MIN_SECONDS): a claim waiting on the lock (SQLite polls for it) takes it then.
+    Call outside a transaction. `progress(done)` follows the rows written."""
+    quote = connection.ops.quote_name
+    column = {f.name: quote(f.column) for f in Item._meta.concrete_fields if f.column}
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    names = ["project", "import_job", "status", "slots_taken", "annotation_count", "change_count",
+             "created_at", "updated_at", *(name for name, _ in COPY_FIELDS)]  # fmt: skip
+    statement = (
+        f"INSERT INTO {quote(Item._meta.db_table)} ({', '.join(column[n] for n in names)}) "
+        f"VALUES ({', '.join(['%s'] * len(names))}) "
+        f"ON CONFLICT ({column['project']}, {column['key']}) DO NOTHING"
+    )
+    fixed = (job.project_id, job.pk, ItemStatus.OPEN.value, 0, 0, 0, now, now)
+    done = 0
+    for rows in _rebatched(spool.batches(), SQLITE_BATCH_ROWS):
+        started = time.monotonic()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(
+                statement,
+                [
+                    (*fixed, key, text, data, content_hash, priority, shuffle, gold,
+                     gold is not None, image_ids[image] if image else None)
+                    for key, text, data, content_hash, priority, shuffle, gold, image in rows
+                ],
+            )  # fmt: skip
+        held = time.monotonic() - started
+        done += len(rows)
+        if progress is not None:
+            progress(done)
+        time.sleep(max(SQLITE_PAUSE_MIN_SECONDS, held / 2))
+
+
+def _rebatched(batches: Iterator[list[SpooledRow]], size: int) -> Iterator[list[SpooledRow]]:
+    pending: list[SpooledRow] = []
+    for batch in batches:
+        pending.extend(batch)
+        while len(pending) >= size:
+            yield pending[:size]
+            pending = pending[size:]
+    if pending:
+        yield pending

@@ -42,6 +42,20 @@ class ZipUpload:
             raise FileRejected(
                 RowError(location="file", message=f"not a readable ZIP file ({error}).")
             ) from None
+        unsafe = [info.filename for info in self.archive.infolist() if _unsafe(info.filename)]
+        if unsafe:
+            self.archive.close()
+            shown = ", ".join(unsafe[:5]) + (
+                f" and {len(unsafe) - 5} more" if len(unsafe) > 5 else ""
+            )
+            raise FileRejected(
+                RowError(
+                    location="file",
+                    message=f"the ZIP holds entries whose paths leave its folder ({shown}): "
+                    "an entry may not start with / or a drive letter, nor contain '..'. Zip "
+                    "the folder of images again.",
+                )
+            )
         self.members = {
             info.filename: info
             for info in self.archive.infolist()
@@ -161,6 +175,17 @@ class ZipUpload:
             if candidate in self.members:
                 return candidate
         return None
+
+
+def _unsafe(name: str) -> bool:
+    """An entry that would land outside the folder it is unpacked in: an absolute path, a
+    Windows drive, or a '..' part (either slash)."""
+    path = name.replace("\\", "/")
+    return (
+        path.startswith("/")
+        or (len(path) > 1 and path[1] == ":" and path[0].isalpha())
+        or ".." in path.split("/")
+    )
 
 
 def _hidden(name: str) -> bool:
