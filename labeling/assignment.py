@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -384,73 +384,3 @@ def leases_tidy(*, now: datetime | None = None) -> int:
         while reclaimed := leases_reclaim_expired(project=project, now=now):
             total += reclaimed
     return total
-
-
-@dataclass(frozen=True)
-class AssignResult:
-    assigned: list[int]  # item ids now assigned to the rater
-    already_held: list[int]  # the rater already had (or had done) these
-    full: list[int]  # k raters already hold or labeled these, or a lead resolved them
-    unknown: list[str]  # keys or ids not found in the project
-
-
-def items_assign(
-    *,
-    project: Project,
-    rater: User,
-    assigned_by: User | None,
-    item_ids: Iterable[int] = (),
-    keys: Iterable[str] = (),
-    now: datetime | None = None,
-) -> AssignResult:
-    """A lead assigns a batch of items to a named rater. Assigned items come first in the
-    rater's queue and do not expire; each takes one of the item's k slots. Items the rater
-    already holds or did, and items already full, are reported and left alone."""
-    now = now or timezone.now()
-    wanted_ids = {int(i) for i in item_ids}
-    wanted_keys = {str(k) for k in keys}
-    if not Membership.objects.filter(project=project, user=rater).exists():
-        raise NotAMember(f"{rater} is not a member of this project.")
-    with transaction.atomic():
-        # Lock the items in pk order (see slots_release) so concurrent claims and other
-        # assignments see consistent slot counts.
-        found: Sequence[tuple[int, str, int, bool, str]] = list(
-            Item.objects.select_for_update()
-            .filter(project=project)
-            .filter(Q(pk__in=wanted_ids) | Q(key__in=wanted_keys))
-            .order_by("pk")
-            .values_list("pk", "key", "slots_taken", "is_gold", "status")
-        )
-        unknown = sorted(
-            (wanted_keys - {row[1] for row in found})
-            | {str(i) for i in wanted_ids - {row[0] for row in found}}
-        )
-        held = set(
-            Assignment.objects.filter(
-                rater=rater, item_id__in=[row[0] for row in found]
-            ).values_list("item_id", flat=True)
-        )
-        k = project.raters_per_item
-        assigned: list[int] = []
-        full: list[int] = []
-        for pk, _, taken, gold, status in found:
-            if pk in held:
-                continue
-            has_room = status != ItemStatus.RESOLVED and (gold or taken < k)
-            (assigned if has_room else full).append(pk)
-        Assignment.objects.bulk_create(
-            [
-                Assignment(
-                    project=project,
-                    item_id=pk,
-                    rater=rater,
-                    status=AssignmentStatus.ASSIGNED,
-                    assigned_by=assigned_by,
-                )
-                for pk in assigned
-            ]
-        )
-        Item.objects.filter(pk__in=assigned).update(
-            slots_taken=F("slots_taken") + 1, status=STATUS_AFTER_TAKE, updated_at=now
-        )
-    return AssignResult(assigned=assigned, already_held=sorted(held), full=full, unknown=unknown)

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling import assignment, services
+from labeling import assignment, lead_assignment, services
 from labeling.api import serializers as s
 from labeling.errors import LabelingError, LeaseExpired
 from labeling.models import Assignment
@@ -200,7 +200,7 @@ class AssignView(_ProjectView):
         if rater is None:
             raise exceptions.ValidationError({"rater": "No user with this username."})
         try:
-            result = assignment.items_assign(
+            result = lead_assignment.items_assign(
                 project=project,
                 rater=rater,
                 assigned_by=request_user(request),

@@ -22,9 +22,9 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 
-from labeling.assignment import items_assign
 from labeling.errors import NotAMember
 from labeling.forms import AssignForm
+from labeling.lead_assignment import items_assign
 from labeling.selectors import assigned_waiting_by_rater, items_open_for_rater
 from projects.markdown import render_markdown
 from projects.models import Item, Label, LabelKind, Membership, Project, Role

@@ -19,7 +19,8 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
-from labeling.assignment import item_claim, items_assign, leases_reclaim_expired
+from labeling.assignment import item_claim, leases_reclaim_expired
+from labeling.lead_assignment import items_assign
 from labeling.models import Annotation, Assignment, AssignmentStatus
 from labeling.services import annotation_submit
 from projects.models import ContentType, Item, LabelKind

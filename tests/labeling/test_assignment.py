@@ -19,11 +19,11 @@ from labeling.assignment import (
     MAX_HOLD,
     Hold,
     item_claim,
-    items_assign,
     lease_renew,
     leases_tidy,
 )
 from labeling.errors import ItemClosed, LeaseExpired, NoLease, NotAMember
+from labeling.lead_assignment import items_assign
 from labeling.models import Annotation, AnnotationRevision, Assignment, AssignmentStatus
 from labeling.selectors import annotation_gold_correct
 from labeling.services import annotation_submit, item_skip

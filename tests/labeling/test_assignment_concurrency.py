@@ -23,8 +23,9 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from labeling.assignment import item_claim, items_assign, leases_reclaim_expired
+from labeling.assignment import item_claim, leases_reclaim_expired
 from labeling.errors import LeaseExpired
+from labeling.lead_assignment import items_assign
 from labeling.models import Annotation, Assignment, AssignmentStatus
 from labeling.services import annotation_submit, item_skip
 from projects.models import Item, ItemStatus, Project

@@ -171,7 +171,7 @@ def test_k_annotations_make_an_item_labeled(project, bob, carol):
 
 
 def test_removing_a_member_gives_their_held_items_back_to_the_queue(project, alice, bob, carol):
-    from labeling.assignment import items_assign
+    from labeling.lead_assignment import items_assign
     from labeling.members import membership_remove
     from projects.models import Membership
 
@@ -206,7 +206,7 @@ def test_a_bad_history_query_is_a_400_not_a_500(project, bob, query):
 
 
 def test_resolved_items_take_no_new_work(project, alice, bob):
-    from labeling.assignment import items_assign
+    from labeling.lead_assignment import items_assign
 
     (item,) = make_items(project, 1)
     api = client_for(bob)

@@ -11,7 +11,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from labeling.assignment import item_claim, items_assign
+from labeling.assignment import item_claim
+from labeling.lead_assignment import items_assign
 from labeling.models import Assignment, AssignmentStatus
 from labeling.services import annotation_submit
 from labeling.views.label import label_buttons
