@@ -158,12 +158,14 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 if not REDIS_URL:
     CELERY_QUEUE_DIR = VAR_DIR / "celery"
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (CELERY_QUEUE_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
         "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
         "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
+        # Where the transport keeps its exchange bindings (by default ./control, in the repo).
+        "control_folder": str(CELERY_QUEUE_DIR / "control"),
         "store_processed": False,
         "polling_interval": 0.5,
     }

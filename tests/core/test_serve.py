@@ -70,6 +70,7 @@ def test_serve_runs_the_web_and_a_worker_and_stops_both(tmp_path: Path) -> None:
         assert any("celery" in cmd and "worker" in cmd for cmd in started.values()), started
         assert any("gunicorn" in cmd for cmd in started.values()), started
         assert (tmp_path / "var" / "celery" / "queue").is_dir(), "tasks travel through files"
+        assert (tmp_path / "var" / "celery" / "control").is_dir(), "all of them under var/"
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
         assert not any(alive(pid) for pid in started)
