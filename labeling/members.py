@@ -14,6 +14,7 @@ from labeling.assignment import slots_release
 from labeling.models import Assignment, AssignmentStatus
 from labeling.selectors import labeled_counts
 from projects.models import Membership, Project, Role
+from projects.services.projects import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 @transaction.atomic
 def membership_set(*, project: Project, user: User, role: str) -> Membership:
-    """Add a member or change their role."""
+    """Add a member or change their role (not in an archived project)."""
+    project_ensure_writable(project=project)
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; use one of {Role.values}."})
     membership, created = Membership.objects.get_or_create(

@@ -22,6 +22,7 @@ from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 
 from core.admin import (
+    ArchivedListFilter,
     ReadOnlyAdminMixin,
     ScopedAdmin,
     ScopedInline,
@@ -38,14 +39,17 @@ from projects.models import (
     Project,
     Role,
 )
-from projects.selectors import projects_led_by
+from projects.selectors import project_has_annotations, projects_led_by
 from projects.services.imports import import_job_retry
 from projects.services.items import gold_value_clean, item_update
 from projects.services.projects import (
+    ARCHIVE_INSTEAD,
     PROJECT_FIELDS,
     labels_validate,
+    project_archive,
     project_labels_set,
     project_schema_change_check,
+    project_unarchive,
 )
 from projects.services.tokens import api_token_revoke
 
@@ -174,13 +178,18 @@ class ProjectAdminForm(forms.ModelForm):
 
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdmin):
+    """A project with annotations cannot be deleted here (the delete page lists why and the
+    "Archive" action is offered instead): deleting it would cascade away every annotation."""
+
     scope_path = "pk"
     form = ProjectAdminForm
     inlines = [LabelInline, MembershipInline]
-    list_display = ["name", "content_type", "label_kind", "raters_per_item", "created_at"]
-    list_filter = ["content_type", "label_kind"]
+    list_display = ["name", "content_type", "label_kind", "raters_per_item", "created_at",
+                    "archived_at"]  # fmt: skip
+    list_filter = [ArchivedListFilter, "content_type", "label_kind"]
     search_fields = ["name", "description"]
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    readonly_fields = ["created_by", "created_at", "updated_at", "archived_at"]
+    actions = ["archive", "unarchive"]
     fieldsets = [
         (None, {"fields": ["name", "description", "instructions", "content_type"]}),
         ("Labels", {"fields": ["label_kind", ("rating_min", "rating_max"), "rater_fields"]}),
@@ -200,7 +209,7 @@ class ProjectAdmin(ProjectScopedAdmin):
             "Weak labels",
             {"fields": ["weak_labels_prefill", "weak_labels_in_exports", "weak_label_threshold"]},
         ),
-        ("History", {"fields": ["created_by", "created_at", "updated_at"]}),
+        ("History", {"fields": ["created_by", "created_at", "updated_at", "archived_at"]}),
     ]
 
     def scope_id_of(self, obj: models.Model) -> int | None:
@@ -210,7 +219,31 @@ class ProjectAdmin(ProjectScopedAdmin):
         # A lead may delete a project with everything in it; that its items, annotations and
         # jobs are read-only on their own pages is about editing them one by one.
         deleted, model_count, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Listed as "protected", Django's delete page and action refuse the whole delete.
+        protected = list(protected) + [
+            f"{project}: it has annotations; {ARCHIVE_INSTEAD} (the “Archive” action)"
+            for project in objs
+            if project_has_annotations(project=project)
+        ]
         return deleted, model_count, set(), protected
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # An archived project is read-only here too; the actions archive and unarchive it.
+        if obj is not None and obj.archived_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.action(description="Archive the selected projects (read-only, nothing lost)")
+    def archive(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        for project in queryset.order_by("pk"):
+            project_archive(project=project)
+        self.message_user(request, "Archived; the “state” filter shows archived projects.")
+
+    @admin.action(description="Unarchive the selected projects")
+    def unarchive(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        for project in queryset.order_by("pk"):
+            project_unarchive(project=project)
+        self.message_user(request, "Unarchived.")
 
     def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
         if not change:

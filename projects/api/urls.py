@@ -23,6 +23,16 @@ urlpatterns: list[URLPattern] = [
     path("projects/", projects.ProjectViewSet.as_view(LIST), name="api-project-list"),
     path("projects/<int:pk>/", projects.ProjectViewSet.as_view(DETAIL), name="api-project-detail"),
     path(
+        "projects/<int:pk>/archive/",
+        projects.ProjectViewSet.as_view({"post": "archive"}),
+        name="api-project-archive",
+    ),
+    path(
+        "projects/<int:pk>/unarchive/",
+        projects.ProjectViewSet.as_view({"post": "unarchive"}),
+        name="api-project-unarchive",
+    ),
+    path(
         f"{project}/labels/",
         labels.LabelViewSet.as_view({**LIST, "put": "replace"}),
         name="api-label-list",

@@ -7,8 +7,9 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Count, F, ForeignObjectRel, Q
+from django.utils import timezone
 
 from core.errors import Conflict
 from projects.models import (
@@ -20,6 +21,7 @@ from projects.models import (
     Project,
     Role,
 )
+from projects.selectors import project_has_annotations
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -42,6 +44,25 @@ PROJECT_FIELDS = (
     "weak_labels_in_exports",
     "weak_label_threshold",
 )
+
+
+class ProjectArchived(Conflict):
+    error_code = "project_archived"
+
+
+class ProjectHasAnnotations(Conflict):
+    error_code = "project_has_annotations"
+
+
+def project_ensure_writable(*, project: Project) -> None:
+    """Refuse any change to an archived project's settings, labels, items, imports, members or
+    labeling. Reads the row as the caller loaded it (on the labeling hot path, with the request's
+    credentials): no query. Taking access away (removing a member, revoking a token or an
+    invitation) is not a change this guards."""
+    if project.archived_at is not None:
+        raise ProjectArchived(
+            f"“{project.name}” is archived and read-only; a lead can unarchive it."
+        )
 
 
 def _validate_project(project: Project) -> None:
@@ -103,8 +124,9 @@ def project_update(*, project: Project, **fields: Any) -> Project:
     if unknown:
         raise ValidationError(f"Unknown project fields: {', '.join(sorted(unknown))}.")
     # Under the project's row lock: an import or a first label committing meanwhile would
-    # otherwise slip past the checks below.
+    # otherwise slip past the checks below (and an archive, past this one).
     stored = Project.objects.select_for_update().get(pk=project.pk)
+    project_ensure_writable(project=stored)
     project_schema_change_check(stored=stored, fields=fields)
     for name, value in fields.items():
         setattr(project, name, value)
@@ -210,8 +232,9 @@ def project_labels_set(*, project: Project, labels: Iterable[Mapping[str, Any]])
 
     A label left out is deleted, unless annotations or gold answers use it (Conflict: archive
     it instead). Renaming a label's value is leaving it out and adding another, so a used label
-    cannot be renamed either.
+    cannot be renamed either. Not in an archived project.
     """
+    project_ensure_writable(project=project)
     labels = list(labels)
     _validate_labels(project, labels)
     # The project's row lock orders schema edits against each other and against imports.
@@ -287,8 +310,47 @@ def label_create(*, project: Project, **fields: Any) -> Label:
     return project_labels_set(project=project, labels=specs)[-1]
 
 
+def project_archive(*, project: Project) -> Project:
+    """Archive a project: it keeps everything, changes nothing and leaves the lists (a filter
+    shows it). Raters can no longer claim or label in it. Archiving twice is harmless."""
+    if project.archived_at is None:
+        project.archived_at = timezone.now()
+        project.save(update_fields=["archived_at", "updated_at"])
+    return project
+
+
+def project_unarchive(*, project: Project) -> Project:
+    if project.archived_at is not None:
+        project.archived_at = None
+        project.save(update_fields=["archived_at", "updated_at"])
+    return project
+
+
+ARCHIVE_INSTEAD = "archive it instead: it keeps everything and leaves the lists"
+
+
+def project_delete(*, project: Project) -> None:
+    """Delete a project and everything in it, if nobody has labeled anything in it yet; a
+    project with annotations is archived instead (`project_archive`), so no human label is lost.
+
+    Race: an annotation submitted after the check commits before the items are deleted; the
+    items' delete then breaks its foreign key, the commit fails, and nothing is deleted."""
+    if project_has_annotations(project=project):
+        raise ProjectHasAnnotations(
+            f"“{project.name}” has annotations, so it cannot be deleted; {ARCHIVE_INSTEAD}."
+        )
+    try:
+        with transaction.atomic():
+            project.delete()
+    except IntegrityError as error:
+        raise ProjectHasAnnotations(
+            f"Labels arrived in “{project.name}” while it was being deleted; {ARCHIVE_INSTEAD}."
+        ) from error
+
+
 def item_priority_set(*, project: Project, keys: Iterable[str], priority: float) -> int:
     """Set the lead's priority on items by key; higher is served first."""
+    project_ensure_writable(project=project)
     return Item.objects.filter(project=project, key__in=list(keys)).update(
         priority=priority, updated_at=F("updated_at")
     )

@@ -17,9 +17,11 @@ from projects.forms import BaseLabelFormSet, ProjectForm, label_formset
 from projects.markdown import render_markdown
 from projects.models import LabelKind, Project
 from projects.services.projects import (
+    project_archive,
     project_create,
     project_has_labels,
     project_labels_set,
+    project_unarchive,
     project_update,
 )
 from projects.views.access import AuthenticatedRequest, apply_service_error, project_for
@@ -96,6 +98,26 @@ def project_settings(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "active_tab": "settings",
         },
     )
+
+
+@login_required
+@require_POST
+def project_archive_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    project = project_archive(project=project_for(request, pk).project)
+    messages.success(
+        request,
+        f"“{project.name}” is archived: read-only, and hidden from the project list "
+        "(“Show archived” lists it).",
+    )
+    return redirect("project-settings", pk=pk)
+
+
+@login_required
+@require_POST
+def project_unarchive_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    project = project_unarchive(project=project_for(request, pk).project)
+    messages.success(request, f"“{project.name}” is active again.")
+    return redirect("project-settings", pk=pk)
 
 
 def _both_valid(form: ProjectForm, labels: BaseLabelFormSet) -> bool:
