@@ -81,3 +81,25 @@ def _lead_count(project: Project) -> int:
             .values_list("pk", flat=True)
         )
     )
+
+
+@transaction.atomic
+def user_deactivate(*, user: User) -> User:
+    """Deactivate an account: it can no longer sign in, its sessions and API tokens stop at once
+    (authentication reads `is_active`), and the items it holds in any project go back to the
+    queue (a lead's assignment never expires: without this, those items could never reach k
+    raters). Its annotations and memberships stay; reactivating is setting `is_active` again.
+
+    The flag goes first: a claim this user has in flight may still take a lease, which expires
+    as any lease does."""
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    holds = Assignment.objects.select_for_update().filter(
+        rater=user.pk, status__in=(AssignmentStatus.LEASED, AssignmentStatus.ASSIGNED)
+    )
+    item_ids = list(holds.order_by("pk").values_list("item_id", flat=True))
+    if item_ids:
+        holds.delete()
+        slots_release(dict.fromkeys(item_ids, 1), timezone.now())
+    return user
