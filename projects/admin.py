@@ -369,14 +369,17 @@ class ImportJobAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Superusers only. The secret is never stored; the hash is not shown either."""
+    """Superusers only (leads see their projects' tokens on the project's Pipeline tokens page).
+    The secret is never stored; the hash is not shown either."""
 
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_display = ["name", "user", "project", "scopes", "prefix", "created_at", "last_used_at",
+                    "revoked_at"]  # fmt: skip
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter),
+                   ("project", admin.EmptyFieldListFilter)]  # fmt: skip
     search_fields = ["name", "user__username", "prefix"]
-    fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_select_related = ["user"]
+    fields = readonly_fields = ("user", "project", "scopes", "name", "prefix", "created_at",
+                                "last_used_at", "revoked_at")  # fmt: skip
+    list_select_related = ["user", "project"]
     actions = ["revoke"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -23,6 +23,12 @@ urlpatterns = [
     ),
     path("tokens/", tokens.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
+    path("projects/<int:pk>/tokens/", tokens.project_tokens, name="project-tokens"),
+    path(
+        "projects/<int:pk>/tokens/<int:token_id>/revoke/",
+        tokens.project_token_revoke,
+        name="project-token-revoke",
+    ),
     path("projects/new/", settings.project_new, name="project-new"),
     path("projects/markdown-preview/", settings.markdown_preview, name="markdown-preview"),
     path("projects/<int:pk>/settings/", settings.project_settings, name="project-settings"),

@@ -68,6 +68,16 @@ urlpatterns: list[URLPattern] = [
         name="api-import-retry",
     ),
     path(
+        f"{project}/tokens/",
+        tokens.ProjectTokenViewSet.as_view(LIST),
+        name="api-project-token-list",
+    ),
+    path(
+        f"{project}/tokens/<int:pk>/",
+        tokens.ProjectTokenViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="api-project-token-detail",
+    ),
+    path(
         "tokens/",
         tokens.ApiTokenViewSet.as_view({"get": "list", "post": "create"}),
         name="api-token-list",
