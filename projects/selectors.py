@@ -14,7 +14,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 
 from core import sql
-from projects.models import Item, ItemStatus, Membership, Project, Role
+from core.secrets import secret_hash
+from projects.models import Invitation, Item, ItemStatus, Membership, Project, Role
 
 
 def project_role(*, project: Project | int, user: AbstractBaseUser | AnonymousUser) -> str | None:
@@ -135,3 +136,13 @@ def projects_by_archived(
     if archived == ArchivedFilter.ALL:
         return projects
     return projects.filter(archived_at__isnull=archived != ArchivedFilter.ARCHIVED)
+
+
+def invitation_for_secret(*, secret: str) -> Invitation | None:
+    """The invitation whose link ends in `secret`, with its project and inviter, whatever its
+    state (the page says why a link no longer works)."""
+    return (
+        Invitation.objects.select_related("project", "created_by")
+        .filter(key_hash=secret_hash(secret))
+        .first()
+    )

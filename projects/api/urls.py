@@ -10,7 +10,7 @@ from typing import Any
 
 from django.urls import URLPattern, path
 
-from projects.api.views import imports, items, labels, projects, tokens
+from projects.api.views import imports, invitations, items, labels, projects, tokens
 
 LIST: dict[str, Any] = {"get": "list", "post": "create"}
 DETAIL: dict[str, Any] = {
@@ -76,6 +76,16 @@ urlpatterns: list[URLPattern] = [
         f"{project}/tokens/<int:pk>/",
         tokens.ProjectTokenViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
         name="api-project-token-detail",
+    ),
+    path(
+        f"{project}/invitations/",
+        invitations.InvitationViewSet.as_view(LIST),
+        name="api-invitation-list",
+    ),
+    path(
+        f"{project}/invitations/<int:pk>/",
+        invitations.InvitationViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="api-invitation-detail",
     ),
     path(
         "tokens/",

@@ -64,6 +64,7 @@ def test_a_pipeline_writes_nothing_and_reaches_nothing_else(project, pipeline, m
         (api.get(f"{API}/tokens/"), 403),
         (api.post(f"{API}/tokens/", {"name": "more"}, format="json"), 403),
         (api.post(f"{API}/projects/{project.pk}/tokens/", {"name": "more"}, format="json"), 403),
+        (api.post(f"{API}/projects/{project.pk}/invitations/", {}, format="json"), 403),
         (api.get(f"{API}/projects/{theirs.pk}/items/"), 404),
         (api.get(f"{API}/projects/{theirs.pk}/labels/"), 404),
     ]  # fmt: skip
