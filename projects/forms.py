@@ -18,6 +18,7 @@ from projects.models import (
     LabelKind,
     Project,
     Role,
+    TokenScope,
 )
 from projects.services.projects import PROJECT_FIELDS
 from projects.services.tokens import DEFAULT_PROJECT_SCOPES, OFFERED_SCOPES
@@ -328,9 +329,15 @@ class TokenCreateForm(forms.Form):
     )
 
 
+SCOPE_CHOICE_LABELS = {
+    TokenScope.ITEMS_READ: "Read items and labels",
+    TokenScope.DATASETS_READ: "Read dataset versions",
+}
+
+
 class ProjectTokenForm(TokenCreateForm):
     scopes = forms.MultipleChoiceField(
-        choices=[(scope.value, scope.label) for scope in OFFERED_SCOPES],
+        choices=[(scope.value, SCOPE_CHOICE_LABELS[scope]) for scope in OFFERED_SCOPES],
         initial=list(DEFAULT_PROJECT_SCOPES),
         widget=forms.CheckboxSelectMultiple,
         label="It may",
