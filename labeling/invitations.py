@@ -39,6 +39,7 @@ CLOSED_MESSAGES = {
     "revoked": "A lead withdrew this invitation.",
     "used": "Everyone this invitation was for has already joined.",
     "expired": "This invitation has expired.",
+    "yours": "You have joined through this link before; a lead can add you again.",
     "archived": "This project is archived: nobody joins it now.",
 }
 
@@ -94,7 +95,7 @@ def invitation_accept(
     if existing is not None:
         raise AlreadyMember(existing)
     if InvitationAcceptance.objects.filter(invitation=invitation, user_id=user.pk).exists():
-        raise InvitationClosed("used", invitation)
+        raise InvitationClosed("yours", invitation)
     # One use, if one is left and the link still works: the row count says who won.
     taken = Invitation.objects.filter(
         pk=invitation.pk, revoked_at=None, expires_at__gt=now, use_count__lt=F("max_uses")
