@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.errors import ConflictError
+from core.errors import Conflict
 from labeling.members import membership_set
 from projects.models import Invitation, InvitationAcceptance, Membership
 from projects.selectors import invitation_for_secret
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-class InvitationClosed(ConflictError):
+class InvitationClosed(Conflict):
     """The link no longer works (or never did); `reason` says why, for the page."""
 
     error_code = "invitation_closed"
@@ -44,7 +44,7 @@ CLOSED_MESSAGES = {
 }
 
 
-class AlreadyMember(ConflictError):
+class AlreadyMember(Conflict):
     error_code = "already_member"
 
     def __init__(self, membership: Membership) -> None:
