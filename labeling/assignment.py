@@ -35,7 +35,7 @@ from core import sql
 from labeling.errors import NotAMember
 from labeling.models import Assignment, AssignmentStatus
 from projects.models import ImageBlob, Item, ItemStatus, Membership, Project
-from projects.services.projects import project_ensure_writable
+from projects.services.archive import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

@@ -17,7 +17,7 @@ from labeling.assignment import STATUS_AFTER_TAKE
 from labeling.errors import NotAMember
 from labeling.models import Assignment, AssignmentStatus
 from projects.models import Item, ItemStatus, Membership, Project
-from projects.services.projects import project_ensure_writable
+from projects.services.archive import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

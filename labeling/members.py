@@ -14,7 +14,7 @@ from labeling.assignment import slots_release
 from labeling.models import Assignment, AssignmentStatus
 from labeling.selectors import labeled_counts
 from projects.models import Membership, Project, Role
-from projects.services.projects import project_ensure_writable
+from projects.services.archive import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

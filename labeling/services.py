@@ -16,7 +16,7 @@ from labeling.assignment import STATUS_AFTER_TAKE, slots_release
 from labeling.errors import InvalidValue, ItemClosed, ItemNotFound, LeaseExpired, NoLease
 from labeling.models import Annotation, AnnotationRevision, Assignment, AssignmentStatus
 from projects.models import Item, ItemStatus, LabelKind, Membership, Project
-from projects.services.projects import project_ensure_writable
+from projects.services.archive import project_ensure_writable
 from projects.values import InvalidValue as ValueInvalid
 from projects.values import annotation_value_clean
 

@@ -29,8 +29,8 @@ from core.admin import (
     is_superuser,
 )
 from core.jobs.models import JobStatus
+from projects.admin import credentials as credentials  # registers the API tokens' admin
 from projects.models import (
-    ApiToken,
     ImageBlob,
     ImportJob,
     Item,
@@ -40,18 +40,19 @@ from projects.models import (
     Role,
 )
 from projects.selectors import project_has_annotations, projects_led_by
+from projects.services.archive import (
+    ARCHIVE_INSTEAD,
+    project_archive,
+    project_unarchive,
+)
 from projects.services.imports import import_job_retry
 from projects.services.items import gold_value_clean, item_update
 from projects.services.projects import (
-    ARCHIVE_INSTEAD,
     PROJECT_FIELDS,
     labels_validate,
-    project_archive,
     project_labels_set,
     project_schema_change_check,
-    project_unarchive,
 )
-from projects.services.tokens import api_token_revoke
 
 
 def led_project_ids(request: HttpRequest) -> frozenset[int]:
@@ -365,40 +366,3 @@ class ImportJobAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
             except ValidationError as error:
                 self.message_user(request, "; ".join(error.messages), messages.WARNING)
         self.message_user(request, f"{retried} import(s) queued again.")
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Superusers only (leads see their projects' tokens on the project's Pipeline tokens page).
-    The secret is never stored; the hash is not shown either."""
-
-    list_display = ["name", "user", "project", "scopes", "prefix", "created_at", "last_used_at",
-                    "revoked_at"]  # fmt: skip
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter),
-                   ("project", admin.EmptyFieldListFilter)]  # fmt: skip
-    search_fields = ["name", "user__username", "prefix"]
-    fields = readonly_fields = ("user", "project", "scopes", "name", "prefix", "created_at",
-                                "last_used_at", "revoked_at")  # fmt: skip
-    list_select_related = ["user", "project"]
-    actions = ["revoke"]
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_superuser(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_superuser(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # a token's secret is made and shown once by the tokens page or API
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # revoke instead: the row keeps who used what, and when
-
-    @admin.action(description="Revoke the selected tokens")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        for token in queryset.order_by("pk"):
-            api_token_revoke(token=token)
-        self.message_user(request, "Revoked.")

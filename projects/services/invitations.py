@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.secrets import secret_hash, secret_new
 from projects.models import Invitation, Project, Role
-from projects.services.projects import project_ensure_writable
+from projects.services.archive import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import F
 
 from projects.models import Item, Project
-from projects.services.projects import project_ensure_writable
+from projects.services.archive import project_ensure_writable
 from projects.values import InvalidValue, annotation_value_clean
 
 ITEM_UPDATE_FIELDS = ("priority", "gold_value", "is_gold")

@@ -7,9 +7,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 from django.db.models import Count, F, ForeignObjectRel, Q
-from django.utils import timezone
 
 from core.errors import Conflict
 from projects.models import (
@@ -21,7 +20,7 @@ from projects.models import (
     Project,
     Role,
 )
-from projects.selectors import project_has_annotations
+from projects.services.archive import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -44,25 +43,6 @@ PROJECT_FIELDS = (
     "weak_labels_in_exports",
     "weak_label_threshold",
 )
-
-
-class ProjectArchived(Conflict):
-    error_code = "project_archived"
-
-
-class ProjectHasAnnotations(Conflict):
-    error_code = "project_has_annotations"
-
-
-def project_ensure_writable(*, project: Project) -> None:
-    """Refuse any change to an archived project's settings, labels, items, imports, members or
-    labeling. Reads the row as the caller loaded it (on the labeling hot path, with the request's
-    credentials): no query. Taking access away (removing a member, revoking a token or an
-    invitation) is not a change this guards."""
-    if project.archived_at is not None:
-        raise ProjectArchived(
-            f"“{project.name}” is archived and read-only; a lead can unarchive it."
-        )
 
 
 def _validate_project(project: Project) -> None:
@@ -308,44 +288,6 @@ def label_create(*, project: Project, **fields: Any) -> Label:
     ]  # fmt: skip
     specs.append(fields)
     return project_labels_set(project=project, labels=specs)[-1]
-
-
-def project_archive(*, project: Project) -> Project:
-    """Archive a project: it keeps everything, changes nothing and leaves the lists (a filter
-    shows it). Raters can no longer claim or label in it. Archiving twice is harmless."""
-    if project.archived_at is None:
-        project.archived_at = timezone.now()
-        project.save(update_fields=["archived_at", "updated_at"])
-    return project
-
-
-def project_unarchive(*, project: Project) -> Project:
-    if project.archived_at is not None:
-        project.archived_at = None
-        project.save(update_fields=["archived_at", "updated_at"])
-    return project
-
-
-ARCHIVE_INSTEAD = "archive it instead: it keeps everything and leaves the lists"
-
-
-def project_delete(*, project: Project) -> None:
-    """Delete a project and everything in it, if nobody has labeled anything in it yet; a
-    project with annotations is archived instead (`project_archive`), so no human label is lost.
-
-    Race: an annotation submitted after the check commits before the items are deleted; the
-    items' delete then breaks its foreign key, the commit fails, and nothing is deleted."""
-    if project_has_annotations(project=project):
-        raise ProjectHasAnnotations(
-            f"“{project.name}” has annotations, so it cannot be deleted; {ARCHIVE_INSTEAD}."
-        )
-    try:
-        with transaction.atomic():
-            project.delete()
-    except IntegrityError as error:
-        raise ProjectHasAnnotations(
-            f"Labels arrived in “{project.name}” while it was being deleted; {ARCHIVE_INSTEAD}."
-        ) from error
 
 
 def item_priority_set(*, project: Project, keys: Iterable[str], priority: float) -> int:

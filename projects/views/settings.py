@@ -16,12 +16,14 @@ from django.views.decorators.http import require_POST
 from projects.forms import BaseLabelFormSet, ProjectForm, label_formset
 from projects.markdown import render_markdown
 from projects.models import LabelKind, Project
-from projects.services.projects import (
+from projects.services.archive import (
     project_archive,
+    project_unarchive,
+)
+from projects.services.projects import (
     project_create,
     project_has_labels,
     project_labels_set,
-    project_unarchive,
     project_update,
 )
 from projects.views.access import AuthenticatedRequest, apply_service_error, project_for

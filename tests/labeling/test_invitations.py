@@ -23,8 +23,8 @@ from labeling.invitations import (
 )
 from labeling.views.members import NEW_INVITATION_SESSION_KEY
 from projects.models import Invitation, InvitationAcceptance, Membership, Role
+from projects.services.archive import project_archive
 from projects.services.invitations import invitation_create, invitation_revoke
-from projects.services.projects import project_archive
 from tests.api_clients import session_client, token_client
 from tests.factories import UserFactory, make_items, make_project
 from tests.labeling.test_assignment_concurrency import run_together

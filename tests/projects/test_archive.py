@@ -17,7 +17,7 @@ from labeling.assignment import item_claim
 from labeling.models import Annotation
 from labeling.services import annotation_submit
 from projects.models import Item, Project
-from projects.services.projects import project_archive
+from projects.services.archive import project_archive
 from tests.api_clients import session_client
 from tests.factories import UserFactory, make_items, make_project
 from tests.projects.test_api import API, assert_error

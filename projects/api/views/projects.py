@@ -29,12 +29,14 @@ from projects.selectors import (
     projects_by_archived,
     projects_for_user_with_role,
 )
-from projects.services.projects import (
+from projects.services.archive import (
     ProjectHasAnnotations,
     project_archive,
-    project_create,
     project_delete,
     project_unarchive,
+)
+from projects.services.projects import (
+    project_create,
     project_update,
 )
 

@@ -37,6 +37,7 @@ from core.readers import (
     line_count,
 )
 from projects.models import ContentType, ImageBlob, ImportFormat, ImportJob, Item, Project
+from projects.services.archive import project_ensure_writable
 from projects.services.images import ImageInfo, image_store
 from projects.services.imports.rows import RESERVED_FIELDS, RowValidator
 from projects.services.imports.saving import (
@@ -45,7 +46,6 @@ from projects.services.imports.saving import (
     items_insert_sqlite,
 )
 from projects.services.imports.zips import ZipUpload
-from projects.services.projects import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
