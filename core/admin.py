@@ -112,3 +112,26 @@ class ReadOnlyAdminMixin:
 class NoDeleteMixin:
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ArchivedListFilter(admin.SimpleListFilter):
+    """Archived rows (a set `archived_at`) leave the changelist unless asked for, as on the site
+    and in the API (`?archived=true` or `all`)."""
+
+    title, parameter_name = "state", "archived"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("true", "Archived"), ("all", "All")]
+
+    def choices(self, changelist: Any) -> Any:
+        yield {
+            "selected": self.value() is None,
+            "display": "Active",
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+        }
+        yield from list(super().choices(changelist))[1:]  # Django's own "All" means no filter
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(archived_at__isnull=self.value() != "true")

@@ -4,6 +4,9 @@
 Both are written only by `labeling.assignment` and `labeling.services`, which keep the items'
 slot and annotation counts right; an annotation is the unit of lineage and keeps every value it
 held as a revision. So nobody edits or deletes them here.
+
+Members and user accounts are here too: removing a member, or deactivating an account, gives
+back the items they hold.
 """
 
 from __future__ import annotations
@@ -12,15 +15,22 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 
-from core.admin import NoDeleteMixin, ReadOnlyAdminMixin
-from labeling.members import membership_remove
+from core.admin import NoDeleteMixin, ReadOnlyAdminMixin, is_superuser
+from labeling.members import membership_remove, user_deactivate
 from labeling.models import Annotation, AnnotationRevision, Assignment
 from labeling.selectors import annotation_gold_correct
-from projects.admin import LeadProjectFilter, ProjectScopedAdmin, ProjectScopedInline
+from projects.admin import (
+    LeadProjectFilter,
+    ProjectScopedAdmin,
+    ProjectScopedInline,
+    led_project_ids,
+)
 from projects.models import Membership, Role
 
 
@@ -127,3 +137,101 @@ class MembershipAdmin(ProjectScopedAdmin):
                 membership_remove(membership=membership)
             except ValidationError as error:
                 messages.warning(request, f"{membership}: {' '.join(error.messages)}")
+
+
+# --- user accounts -------------------------------------------------------------------------------
+
+User = get_user_model()
+
+
+def users_answered_for(request: HttpRequest) -> QuerySet[Any]:
+    """The accounts a staff lead answers for: ordinary users (neither staff nor superuser) who
+    belong to a project the lead leads and to no project the lead does not. Anyone else (another
+    lead, a rater shared with another lead, the lead themselves) is out of reach, so that
+    setting a password can never open a project the lead does not lead."""
+    led = led_project_ids(request)
+    memberships = Membership.objects.filter(user=OuterRef("pk"))
+    return (
+        User.objects.filter(is_staff=False, is_superuser=False)
+        .filter(Exists(memberships.filter(project_id__in=led)))
+        .exclude(Exists(memberships.exclude(project_id__in=led)))
+    )
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class AccordUserAdmin(UserAdmin):
+    """Superusers get Django's user admin whole: create users, set passwords, grant staff.
+
+    A staff lead (not a superuser) may view, deactivate, and set the password, name and email of
+    the accounts they answer for (`users_answered_for`), and nothing else: no new accounts (an
+    invitation link makes the account and the membership together), no deletes, and no
+    privilege fields (staff, superuser, groups, permissions) on their forms at all, so no POST
+    can set one, whatever model permissions they were given. Deactivating, from the form or the
+    action, goes through `user_deactivate`, which gives back the items the user holds."""
+
+    actions = ["deactivate"]
+    LEAD_FIELDSETS = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Status", {"fields": ("is_active",)}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+
+    def _answers_for(self, request: HttpRequest, obj: Any) -> bool:
+        if not (request.user.is_active and request.user.is_staff) or not led_project_ids(request):
+            return False
+        return obj is None or users_answered_for(request).filter(pk=obj.pk).exists()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        if is_superuser(request):
+            return super().get_queryset(request)
+        return users_answered_for(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        if is_superuser(request):
+            return super().has_module_permission(request)
+        return self._answers_for(request, None)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if is_superuser(request):
+            return super().has_view_permission(request, obj)
+        return self._answers_for(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if is_superuser(request):
+            return super().has_change_permission(request, obj)
+        return self._answers_for(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_superuser(request) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superuser(request) and super().has_delete_permission(request, obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if is_superuser(request) or obj is None:
+            return super().get_fieldsets(request, obj)
+        return self.LEAD_FIELDSETS
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if is_superuser(request):
+            return super().get_readonly_fields(request, obj)
+        return ("username", "last_login", "date_joined")
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        return super().get_list_filter(request) if is_superuser(request) else ("is_active",)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            user_deactivate(user=obj)
+
+    @admin.action(description="Deactivate the selected users (their held items go back)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        users = list(queryset.exclude(pk=request.user.pk).order_by("pk"))
+        for user in users:
+            user_deactivate(user=user)
+        self.message_user(request, f"{len(users)} user(s) deactivated.")

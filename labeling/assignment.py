@@ -35,6 +35,7 @@ from core import sql
 from labeling.errors import NotAMember
 from labeling.models import Assignment, AssignmentStatus
 from projects.models import ImageBlob, Item, ItemStatus, Membership, Project
+from projects.services.archive import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -285,6 +286,7 @@ def rater_claim(
     same item; new leases are taken only to fill up to `hold` (at most MAX_HOLD: the page keeps
     the next item prefetched). No holds means the rater's queue is empty.
     """
+    project_ensure_writable(project=project)  # archived: nobody claims (no query: in memory)
     now = now or timezone.now()
     hold = max(1, min(hold, MAX_HOLD))
     rng = rng or random.Random()
@@ -317,6 +319,7 @@ def lease_renew(*, assignment: Assignment, now: datetime | None = None) -> bool:
     looking at the item). A lease past its expiry that no claim has reclaimed yet still holds its
     slot, so it is renewed too, as `annotation_submit` would accept it. Returns False if the lease
     was reclaimed (or is not a lease)."""
+    project_ensure_writable(project=assignment.project)
     now = now or timezone.now()
     minutes = assignment.project.lease_minutes
     updated = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.LEASED).update(

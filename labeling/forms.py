@@ -6,9 +6,11 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
 from django.db.models import OuterRef, Subquery
 
-from projects.models import Membership, Project
+from projects.models import Membership, Project, Role
+from projects.services.invitations import DEFAULT_DAYS, MAX_USES_LIMIT
 
 MAX_ASSIGN = 10_000
 
@@ -77,3 +79,40 @@ class AssignForm(forms.Form):
         if source == self.NEXT and not cleaned.get("count") and "count" not in self.errors:
             self.add_error("count", "Say how many items to assign.")
         return cleaned
+
+
+class InvitationForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.RATER)
+    max_uses = forms.IntegerField(
+        min_value=1, max_value=MAX_USES_LIMIT, initial=1, label="For how many people",
+        help_text="1: the link works once. More: that many people can join with it.",
+        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_USES_LIMIT}),
+    )  # fmt: skip
+    expires_in_days = forms.TypedChoiceField(
+        choices=[(1, "1 day"), (DEFAULT_DAYS, f"{DEFAULT_DAYS} days"), (30, "30 days"),
+                 (90, "90 days")],
+        coerce=int, initial=DEFAULT_DAYS, label="Expires after",
+    )  # fmt: skip
+    note = forms.CharField(
+        max_length=200, required=False, label="Note",
+        help_text="For the leads: who the link is for.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. March raters", "autocomplete": "off"}),
+    )  # fmt: skip
+
+
+class SignupForm(UserCreationForm):  # type: ignore[type-arg]
+    """A new account from an invitation link: a username and a password, checked by Django's
+    password validators (and a second time by the service). Never saved by the form: the view
+    passes the cleaned values to `invitation_signup`."""
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs.update(
+            {"autocomplete": "username", "autofocus": True, "spellcheck": "false"}
+        )
+        self.fields["username"].help_text = "Letters, digits and @ . + - _ only."
+        self.fields["password2"].help_text = ""

@@ -17,6 +17,7 @@ from labeling.assignment import STATUS_AFTER_TAKE
 from labeling.errors import NotAMember
 from labeling.models import Assignment, AssignmentStatus
 from projects.models import Item, ItemStatus, Membership, Project
+from projects.services.archive import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -41,7 +42,9 @@ def items_assign(
 ) -> AssignResult:
     """A lead assigns a batch of items to a named rater. Assigned items come first in the
     rater's queue and do not expire; each takes one of the item's k slots. Items the rater
-    already holds or did, and items already full, are reported and left alone."""
+    already holds or did, and items already full, are reported and left alone. Not in an
+    archived project."""
+    project_ensure_writable(project=project)
     now = now or timezone.now()
     wanted_ids = {int(i) for i in item_ids}
     wanted_keys = {str(k) for k in keys}

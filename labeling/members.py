@@ -14,6 +14,7 @@ from labeling.assignment import slots_release
 from labeling.models import Assignment, AssignmentStatus
 from labeling.selectors import labeled_counts
 from projects.models import Membership, Project, Role
+from projects.services.archive import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 @transaction.atomic
 def membership_set(*, project: Project, user: User, role: str) -> Membership:
-    """Add a member or change their role."""
+    """Add a member or change their role (not in an archived project)."""
+    project_ensure_writable(project=project)
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; use one of {Role.values}."})
     membership, created = Membership.objects.get_or_create(
@@ -79,3 +81,25 @@ def _lead_count(project: Project) -> int:
             .values_list("pk", flat=True)
         )
     )
+
+
+@transaction.atomic
+def user_deactivate(*, user: User) -> User:
+    """Deactivate an account: it can no longer sign in, its sessions and API tokens stop at once
+    (authentication reads `is_active`), and the items it holds in any project go back to the
+    queue (a lead's assignment never expires: without this, those items could never reach k
+    raters). Its annotations and memberships stay; reactivating is setting `is_active` again.
+
+    The flag goes first: a claim this user has in flight may still take a lease, which expires
+    as any lease does."""
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    holds = Assignment.objects.select_for_update().filter(
+        rater=user.pk, status__in=(AssignmentStatus.LEASED, AssignmentStatus.ASSIGNED)
+    )
+    item_ids = list(holds.order_by("pk").values_list("item_id", flat=True))
+    if item_ids:
+        holds.delete()
+        slots_release(dict.fromkeys(item_ids, 1), timezone.now())
+    return user

@@ -16,6 +16,7 @@ from labeling.assignment import STATUS_AFTER_TAKE, slots_release
 from labeling.errors import InvalidValue, ItemClosed, ItemNotFound, LeaseExpired, NoLease
 from labeling.models import Annotation, AnnotationRevision, Assignment, AssignmentStatus
 from projects.models import Item, ItemStatus, LabelKind, Membership, Project
+from projects.services.archive import project_ensure_writable
 from projects.values import InvalidValue as ValueInvalid
 from projects.values import annotation_value_clean
 
@@ -93,6 +94,7 @@ def annotation_submit(
     is hand-written SQL: one read that locks, the label schema, five writes (core/sql.py
     says why).
     """
+    project_ensure_writable(project=project)  # archived: read-only (no query: in memory)
     now = now or timezone.now()
     client_id = uuid.UUID(str(client_id))
     time_spent_ms = max(0, min(int(time_spent_ms or 0), MAX_TIME_SPENT_MS))
@@ -266,6 +268,7 @@ def item_skip(
 ) -> Assignment:
     """The rater passes on an item they hold: its slot goes back to the queue for others, and
     the rater never gets it again. Skipping twice is harmless."""
+    project_ensure_writable(project=item.project)
     now = now or timezone.now()
     with transaction.atomic():
         assignment = Assignment.objects.select_for_update().filter(item=item, rater=rater).first()

@@ -1,8 +1,19 @@
 from django.urls import path
 
-from labeling.views import label, members
+from labeling.views import invitations, label, members
 
 urlpatterns = [
+    path("invite/<str:secret>/", invitations.invitation, name="invitation"),
+    path(
+        "projects/<int:pk>/invitations/",
+        invitations.project_invitation_create,
+        name="project-invitation-create",
+    ),
+    path(
+        "projects/<int:pk>/invitations/<int:invitation_id>/revoke/",
+        invitations.project_invitation_revoke,
+        name="project-invitation-revoke",
+    ),
     path("label/<int:project_id>/", label.label, name="label"),
     path("projects/<int:project_id>/assign/", label.assign, name="assign"),
     path("projects/<int:pk>/members/", members.project_members, name="project-members"),

@@ -16,7 +16,12 @@ from django.shortcuts import render
 from labeling.selectors import annotation_counts_by_project, rater_counts
 from projects.markdown import render_markdown
 from projects.models import ItemStatus, Membership, Role
-from projects.selectors import item_status_counts, projects_for_user
+from projects.selectors import (
+    ArchivedFilter,
+    item_status_counts,
+    projects_by_archived,
+    projects_for_user,
+)
 from projects.views.access import AuthenticatedRequest, project_for
 
 RECENT_IMPORTS = 5
@@ -72,7 +77,13 @@ class StatusSummary:
 
 @login_required
 def home(request: AuthenticatedRequest) -> HttpResponse:
-    projects = list(projects_for_user(user=request.user).order_by("name", "id"))
+    """The caller's projects; archived ones only with `?archived=true`, and counted otherwise
+    (the page links to them)."""
+    showing_archived = request.GET.get("archived") == ArchivedFilter.ARCHIVED
+    visible = projects_for_user(user=request.user)
+    archived = ArchivedFilter.ARCHIVED if showing_archived else ArchivedFilter.ACTIVE
+    projects = list(projects_by_archived(visible, archived=archived).order_by("name", "id"))
+    archived_count = 0 if showing_archived else visible.filter(archived_at__isnull=False).count()
     ids = [p.pk for p in projects]
     roles = dict(
         Membership.objects.filter(user=request.user, project_id__in=ids).values_list(
@@ -91,7 +102,10 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
         }
         for p in projects
     ]
-    return render(request, "overview/home.html", {"cards": cards})
+    context = {
+        "cards": cards, "showing_archived": showing_archived, "archived_count": archived_count
+    }  # fmt: skip
+    return render(request, "overview/home.html", context)
 
 
 # --- the project's dashboard -------------------------------------------------------------------

@@ -18,8 +18,10 @@ from projects.models import (
     LabelKind,
     Project,
     Role,
+    TokenScope,
 )
 from projects.services.projects import PROJECT_FIELDS
+from projects.services.tokens import DEFAULT_PROJECT_SCOPES, OFFERED_SCOPES
 
 LABEL_PALETTE = (
     "#4f6bed", "#2e9e5b", "#d64545", "#d99a1e", "#8e59c9", "#1f9bb0", "#e0678f", "#6b7686",
@@ -324,4 +326,21 @@ class TokenCreateForm(forms.Form):
         widget=forms.TextInput(
             attrs={"placeholder": "e.g. nightly-export pipeline", "autocomplete": "off"}
         ),
+    )
+
+
+SCOPE_CHOICE_LABELS = {
+    TokenScope.ITEMS_READ: "Read items and labels",
+    TokenScope.DATASETS_READ: "Read dataset versions",
+}
+
+
+class ProjectTokenForm(TokenCreateForm):
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope.value, SCOPE_CHOICE_LABELS[scope]) for scope in OFFERED_SCOPES],
+        initial=list(DEFAULT_PROJECT_SCOPES),
+        widget=forms.CheckboxSelectMultiple,
+        label="It may",
+        help_text="Read only, and only this project. Dataset versions are planned: a token made "
+        "now reads them once they exist.",
     )

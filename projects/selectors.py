@@ -14,7 +14,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 
 from core import sql
-from projects.models import Item, ItemStatus, Membership, Project, Role
+from core.secrets import secret_hash
+from projects.models import Invitation, Item, ItemStatus, Membership, Project, Role
 
 
 def project_role(*, project: Project | int, user: AbstractBaseUser | AnonymousUser) -> str | None:
@@ -114,3 +115,34 @@ def item_counts_by_status(*, project: Project) -> dict[str, int]:
     counts = dict.fromkeys(ItemStatus.values, 0)
     counts.update(item_status_counts(project_ids=[project.pk]).get(project.pk, {}))
     return {"total": sum(counts.values()), **counts}
+
+
+def project_has_annotations(*, project: Project) -> bool:
+    """Whether anyone has labeled anything in the project, told by the items' annotation counts
+    (labeling keeps them, under the item's row lock, in this app's table)."""
+    return Item.objects.filter(project_id=project.pk, annotation_count__gt=0).exists()
+
+
+class ArchivedFilter:
+    """The lists' `archived` filter: archived projects are hidden unless asked for."""
+
+    ACTIVE, ARCHIVED, ALL = "false", "true", "all"
+    CHOICES = ((ACTIVE, "Active"), (ARCHIVED, "Archived"), (ALL, "All"))
+
+
+def projects_by_archived(
+    projects: QuerySet[Project], *, archived: str = ArchivedFilter.ACTIVE
+) -> QuerySet[Project]:
+    if archived == ArchivedFilter.ALL:
+        return projects
+    return projects.filter(archived_at__isnull=archived != ArchivedFilter.ARCHIVED)
+
+
+def invitation_for_secret(*, secret: str) -> Invitation | None:
+    """The invitation whose link ends in `secret`, with its project and inviter, whatever its
+    state (the page says why a link no longer works)."""
+    return (
+        Invitation.objects.select_related("project", "created_by")
+        .filter(key_hash=secret_hash(secret))
+        .first()
+    )

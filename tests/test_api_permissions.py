@@ -1,103 +1,144 @@
-"""Who may call what: every endpoint of the projects API, by every kind of caller.
+"""Who may call what: every route of /api/v1/ (projects and labeling), by every kind of caller.
 
-The actors: alice leads the project, bob rates in it, mallory leads another project only, anon is
-nobody. `token` is alice calling with an API token instead of a session; `revoked` is alice with a
-token she has revoked. The schema and the docs page are public and read no credentials.
+The actors: alice leads the project, bob rates in it, mallory leads another project only, anon
+is nobody. `token` is alice calling with her personal API token instead of a session; `revoked`
+is alice with a token she has revoked. `ptoken` is a project token of alice's project (a
+pipeline's, with the default scopes), `ptoken_other` one of mallory's project. The schema and
+the docs page are public and read no credentials.
 
 How to read a cell: 404 means the project (or the object) does not exist for that caller, which
-is what a non-member gets for anything under someone else's project; 403 means they see it but
-their role does not allow the action; 401 means no valid credentials; 405 means the endpoint
-does not take that method at all (checked after who the caller is, so a rater still gets 403).
-Tokens are personal: a token of another user is 404, and a token cannot create tokens (403).
+is what a non-member gets for anything under someone else's project, and what a project token
+gets on a route it may use but in another project; 403 means they see it but may not do this
+(a rater writing, or a project token anywhere its scopes do not reach: every write, every other
+route, whatever the project); 401 means no valid credentials; 405 means the endpoint does not
+take that method at all (checked after who the caller is, so a rater still gets 403). Personal
+tokens are private: another user's is 404, and no token can create tokens or invitation links.
+
+A route added under /api/v1/ fails `test_the_matrix_covers_every_route_of_the_api` until it has
+its rows here.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import uuid
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import resolve, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from PIL import Image
 
 from core.jobs.models import JobStatus
-from projects.api import urls as api_urls
-from projects.models import ImportJob, Membership
+from labeling.assignment import item_claim
+from projects.models import ImportJob, Membership, Project
 from projects.services.images import image_store
-from projects.services.tokens import api_token_create, api_token_revoke
+from projects.services.invitations import invitation_create
+from projects.services.tokens import api_token_create, api_token_revoke, project_token_create
 from tests.api_clients import secret_client, session_client
 from tests.factories import UserFactory, make_items
 
 MATRIX = """
-endpoint      method   lead  rater  other  anon  token  revoked
-me            GET      200   200    200    401   200    401
-projects      GET      200   200    200    401   200    401
-projects      POST     201   201    201    401   201    401
-project       GET      200   200    404    401   200    401
-project       PUT      200   403    404    401   200    401
-project       PATCH    200   403    404    401   200    401
-project       DELETE   204   403    404    401   204    401
-members       GET      200   200    404    401   200    401
-members       POST     201   403    404    401   201    401
-member        GET      200   200    404    401   200    401
-member        PUT      200   403    404    401   200    401
-member        PATCH    200   403    404    401   200    401
-member        DELETE   204   403    404    401   204    401
-labels        GET      200   200    404    401   200    401
-labels        POST     201   403    404    401   201    401
-labels        PUT      200   403    404    401   200    401
-label         GET      200   200    404    401   200    401
-label         PUT      200   403    404    401   200    401
-label         PATCH    200   403    404    401   200    401
-label         DELETE   204   403    404    401   204    401
-items         GET      200   200    404    401   200    401
-items         POST     405   403    404    401   405    401
-item          GET      200   200    404    401   200    401
-item          PATCH    200   403    404    401   200    401
-item-image    GET      200   200    404    401   200    401
-item-thumb    GET      200   200    404    401   200    401
-item          PUT      405   403    404    401   405    401
-item          DELETE   405   403    404    401   405    401
-imports       GET      200   403    404    401   200    401
-imports       POST     201   403    404    401   201    401
-import        GET      200   403    404    401   200    401
-import-retry  POST     200   403    404    401   200    401
-tokens        GET      200   200    200    401   200    401
-tokens        POST     201   201    201    401   403    401
-token         GET      200   404    404    401   200    401
-token         DELETE   204   404    404    401   204    401
-token-revoke  POST     200   404    404    401   200    401
-schema        GET      200   200    200    200   200    200
-docs          GET      200   200    200    200   200    200
+endpoint          method  lead  rater  other  anon  token  revoked  ptoken  ptoken_other
+me                GET     200   200    200    401   200    401      403     403
+projects          GET     200   200    200    401   200    401      403     403
+projects          POST    201   201    201    401   201    401      403     403
+project           GET     200   200    404    401   200    401      403     403
+project           PUT     200   403    404    401   200    401      403     403
+project           PATCH   200   403    404    401   200    401      403     403
+project           DELETE  204   403    404    401   204    401      403     403
+project-archive   POST    200   403    404    401   200    401      403     403
+project-unarchive POST    200   403    404    401   200    401      403     403
+members           GET     200   200    404    401   200    401      403     403
+members           POST    201   403    404    401   201    401      403     403
+member            GET     200   200    404    401   200    401      403     403
+member            PUT     200   403    404    401   200    401      403     403
+member            PATCH   200   403    404    401   200    401      403     403
+member            DELETE  204   403    404    401   204    401      403     403
+labels            GET     200   200    404    401   200    401      200     404
+labels            POST    201   403    404    401   201    401      403     403
+labels            PUT     200   403    404    401   200    401      403     403
+label             GET     200   200    404    401   200    401      200     404
+label             PUT     200   403    404    401   200    401      403     403
+label             PATCH   200   403    404    401   200    401      403     403
+label             DELETE  204   403    404    401   204    401      403     403
+items             GET     200   200    404    401   200    401      200     404
+items             POST    405   403    404    401   405    401      403     403
+item              GET     200   200    404    401   200    401      200     404
+item              PATCH   200   403    404    401   200    401      403     403
+item              PUT     405   403    404    401   405    401      403     403
+item              DELETE  405   403    404    401   405    401      403     403
+item-image        GET     200   200    404    401   200    401      200     404
+item-thumb        GET     200   200    404    401   200    401      200     404
+imports           GET     200   403    404    401   200    401      403     403
+imports           POST    201   403    404    401   201    401      403     403
+import            GET     200   403    404    401   200    401      403     403
+import-retry      POST    200   403    404    401   200    401      403     403
+project-tokens    GET     200   403    404    401   200    401      403     403
+project-tokens    POST    201   403    404    401   403    401      403     403
+project-token     GET     200   403    404    401   200    401      403     403
+project-token     DELETE  204   403    404    401   204    401      403     403
+invitations       GET     200   403    404    401   200    401      403     403
+invitations       POST    201   403    404    401   403    401      403     403
+invitation        GET     200   403    404    401   200    401      403     403
+invitation        DELETE  204   403    404    401   204    401      403     403
+claim             POST    200   200    404    401   200    401      403     403
+progress          GET     200   200    404    401   200    401      403     403
+history           GET     200   200    404    401   200    401      403     403
+submit            POST    201   201    404    401   201    401      403     403
+skip              POST    200   200    404    401   200    401      403     403
+renew             POST    200   200    404    401   200    401      403     403
+assign            POST    200   403    404    401   200    401      403     403
+tokens            GET     200   200    200    401   200    401      403     403
+tokens            POST    201   201    201    401   403    401      403     403
+token             GET     200   404    404    401   200    401      403     403
+token             DELETE  204   404    404    401   204    401      403     403
+token-revoke      POST    200   404    404    401   200    401      403     403
+schema            GET     200   200    200    200   200    200      200     200
+docs              GET     200   200    200    200   200    200      200     200
 """
 
+P, ITEM = {"project_pk": "project"}, {"project_pk": "project", "item_pk": "held"}
 # endpoint: (URL name, which of the world's ids fill its path)
 ROUTES: dict[str, tuple[str, dict[str, str]]] = {
     "me": ("api-me", {}),
     "projects": ("api-project-list", {}),
     "project": ("api-project-detail", {"pk": "project"}),
-    "members": ("api-member-list", {"project_pk": "project"}),
-    "member": ("api-member-detail", {"project_pk": "project", "pk": "member"}),
-    "labels": ("api-label-list", {"project_pk": "project"}),
-    "label": ("api-label-detail", {"project_pk": "project", "pk": "label"}),
-    "items": ("api-item-list", {"project_pk": "project"}),
-    "item": ("api-item-detail", {"project_pk": "project", "pk": "item"}),
-    "item-image": ("api-item-image", {"project_pk": "project", "pk": "item"}),
-    "item-thumb": ("api-item-thumbnail", {"project_pk": "project", "pk": "item"}),
-    "imports": ("api-import-list", {"project_pk": "project"}),
-    "import": ("api-import-detail", {"project_pk": "project", "pk": "job"}),
-    "import-retry": ("api-import-retry", {"project_pk": "project", "pk": "job"}),
+    "project-archive": ("api-project-archive", {"pk": "project"}),
+    "project-unarchive": ("api-project-unarchive", {"pk": "project"}),
+    "members": ("api-member-list", P),
+    "member": ("api-member-detail", {**P, "pk": "member"}),
+    "labels": ("api-label-list", P),
+    "label": ("api-label-detail", {**P, "pk": "label"}),
+    "items": ("api-item-list", P),
+    "item": ("api-item-detail", {**P, "pk": "item"}),
+    "item-image": ("api-item-image", {**P, "pk": "item"}),
+    "item-thumb": ("api-item-thumbnail", {**P, "pk": "item"}),
+    "imports": ("api-import-list", P),
+    "import": ("api-import-detail", {**P, "pk": "job"}),
+    "import-retry": ("api-import-retry", {**P, "pk": "job"}),
+    "project-tokens": ("api-project-token-list", P),
+    "project-token": ("api-project-token-detail", {**P, "pk": "ptoken"}),
+    "invitations": ("api-invitation-list", P),
+    "invitation": ("api-invitation-detail", {**P, "pk": "invitation"}),
+    "claim": ("api-labeling-claim", P),
+    "progress": ("api-labeling-progress", P),
+    "history": ("api-labeling-history", P),
+    "submit": ("api-labeling-submit", ITEM),
+    "skip": ("api-labeling-skip", ITEM),
+    "renew": ("api-labeling-renew", ITEM),
+    "assign": ("api-labeling-assign", P),
     "tokens": ("api-token-list", {}),
     "token": ("api-token-detail", {"pk": "token"}),
     "token-revoke": ("api-token-revoke", {"pk": "token"}),
     "schema": ("api-schema", {}),
     "docs": ("api-docs", {}),
 }
+_IDS = ("project", "member", "label", "item", "held", "job", "token", "ptoken", "invitation")
 
 
-def url_of(endpoint: str, world: dict[str, int]) -> str:
+def url_of(endpoint: str, world: dict[str, Any]) -> str:
     name, kwargs = ROUTES[endpoint]
     return reverse(name, kwargs={arg: world[key] for arg, key in kwargs.items()})
 
@@ -117,13 +158,22 @@ BODIES: dict[tuple[str, str], Any] = {
     ("items", "POST"): {"key": "x", "text": "y"},
     ("item", "PATCH"): {"priority": 2.5},
     ("item", "PUT"): {"priority": 2.5},
+    ("project-tokens", "POST"): {"name": "nightly"},
+    ("invitations", "POST"): {"role": "rater", "max_uses": 3},
+    ("claim", "POST"): {"hold": 1},
+    ("submit", "POST"): {"value": "positive", "client_id": "6f1c1f4e-6d0c-4c37-9d5e-2b7a8f0e9a11"},
+    ("skip", "POST"): {"reason": "unsure"},
+    ("assign", "POST"): {"rater": "carol", "item_keys": ["item-1"]},
     ("tokens", "POST"): {"name": "ci"},
 }
 
 
+def _rows() -> list[list[str]]:
+    return [line.split() for line in MATRIX.strip().splitlines()]
+
+
 def _cases() -> list[Any]:
-    lines = [line.split() for line in MATRIX.strip().splitlines()]
-    header, rows = lines[0], lines[1:]
+    header, *rows = _rows()
     actors = header[2:]
     cases = []
     for endpoint, method, *codes in rows:
@@ -135,17 +185,51 @@ def _cases() -> list[Any]:
     return cases
 
 
-def test_the_matrix_covers_every_endpoint_and_method_of_the_projects_api():
-    rows = {tuple(line.split()[:2]) for line in MATRIX.strip().splitlines()[1:]}
-    names = {ROUTES[endpoint][0] for endpoint, _ in rows}
-    assert {pattern.name for pattern in api_urls.urlpatterns} <= names
-    for endpoint in ROUTES:
-        view = resolve(url_of(endpoint, dict.fromkeys(_IDS, 1))).func
-        methods = {m.upper() for m in getattr(view, "actions", {"get": "get"})} - {"HEAD"}
+# --- the matrix covers every route -------------------------------------------------------------
+
+
+def _methods(callback: Any) -> set[str]:
+    """The HTTP methods a route's view answers (HEAD and OPTIONS come with GET and with DRF)."""
+    if getattr(callback, "actions", None):
+        methods = set(callback.actions)
+    else:
+        view = callback.view_class
+        methods = {m for m in view.http_method_names if hasattr(view, m)}
+    return {m.upper() for m in methods} - {"HEAD", "OPTIONS"}
+
+
+def api_routes() -> dict[str, set[str]]:
+    """Every route the URL resolver has under /api/v1/, by name, with its methods."""
+    found: dict[str, set[str]] = {}
+
+    def walk(patterns: list[Any], prefix: str) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern) and route.startswith("api/v1/"):
+                assert pattern.name, f"/{route} has no name, so the matrix cannot name it"
+                found[pattern.name] = _methods(pattern.callback)
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def test_the_matrix_covers_every_route_of_the_api():
+    rows = {(endpoint, method) for endpoint, method, *_ in _rows()[1:]}
+    routes = api_routes()
+    in_matrix = {ROUTES[endpoint][0] for endpoint, _ in rows} - {"api-schema", "api-docs"}
+    assert set(routes) == in_matrix, "a route of /api/v1/ without rows here, or a stale row"
+    assert len(routes) >= 30
+    by_name = {name: endpoint for endpoint, (name, _) in ROUTES.items()}
+    for name, methods in routes.items():
+        endpoint = by_name[name]
         assert methods <= {m for e, m in rows if e == endpoint}, (endpoint, methods)
+        # And the path resolves to that route with the world's kind of ids.
+        assert resolve(url_of(endpoint, dict.fromkeys(_IDS, 1))).url_name == name
 
 
-_IDS = ("project", "member", "label", "item", "job", "token")
+# --- the world and the callers -----------------------------------------------------------------
 
 
 @pytest.fixture
@@ -157,14 +241,22 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
     job = ImportJob.objects.create(
         project=project, original_name="old.csv", file="imports/old.csv", status=JobStatus.FAILED
     )
+    # bob and then alice hold the same item (most-started first), so either can label it.
+    held = item_claim(project=project, rater=bob)[0].item.pk
+    assert item_claim(project=project, rater=alice)[0].item.pk == held
     target_token, _ = api_token_create(user=alice, name="target")
+    ptoken, _ = project_token_create(project=project, created_by=alice, name="target")
+    invitation, _ = invitation_create(project=project, created_by=alice)
     return {
         "project": project.pk,
         "member": Membership.objects.get(project=project, user=carol).pk,
         "label": project.labels.get(value="neutral").pk,
         "item": item.pk,
+        "held": held,
         "job": job.pk,
         "token": target_token.pk,
+        "ptoken": ptoken.pk,
+        "invitation": invitation.pk,
     }
 
 
@@ -174,7 +266,7 @@ def png() -> bytes:
     return buffer.getvalue()
 
 
-def client_as(actor: str, users: dict[str, Any]) -> Any:
+def client_as(actor: str, users: dict[str, Any], project: Project) -> Any:
     if actor == "anon":
         return session_client(None)
     if actor in ("token", "revoked"):
@@ -182,23 +274,32 @@ def client_as(actor: str, users: dict[str, Any]) -> Any:
         if actor == "revoked":
             api_token_revoke(token=token)
         return secret_client(secret)
+    if actor == "ptoken":
+        return secret_client(project_token_create(project=project, created_by=users["lead"],
+                                                  name="pipeline")[1])  # fmt: skip
+    if actor == "ptoken_other":
+        theirs = Project.objects.get(name="Mallory's own project")
+        return secret_client(project_token_create(project=theirs, created_by=users["other"],
+                                                  name="theirs")[1])  # fmt: skip
     return session_client(users[actor])
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("endpoint", "method", "actor", "expected"), _cases())
 def test_permission_matrix(
-    world: dict[str, int], alice, bob, mallory, endpoint: str, method: str, actor: str,
+    world: dict[str, Any], project, alice, bob, mallory, endpoint: str, method: str, actor: str,
     expected: int,
 ) -> None:  # fmt: skip
-    client = client_as(actor, {"lead": alice, "rater": bob, "other": mallory})
+    client = client_as(actor, {"lead": alice, "rater": bob, "other": mallory}, project)
     url = url_of(endpoint, world)
     if (endpoint, method) == ("imports", "POST"):
         upload = SimpleUploadedFile("more.csv", b"key,text\nz,Fine.\n")
         response = client.post(url, {"file": upload}, format="multipart")
     elif (endpoint, method) in BODIES:
-        body = json.dumps(BODIES[endpoint, method])
-        response = client.generic(method, url, body, content_type="application/json")
+        body = dict(BODIES[endpoint, method]) if endpoint == "submit" else BODIES[endpoint, method]
+        if endpoint == "submit":
+            body["client_id"] = str(uuid.uuid4())
+        response = client.generic(method, url, json.dumps(body), content_type="application/json")
     else:
         response = client.generic(method, url)
     assert response.status_code == expected, response.content[:300]

@@ -22,7 +22,8 @@ from overview import urls as overview_urls
 from projects import urls as project_urls
 from projects.models import ImportJob, Item, Membership
 from projects.services.images import image_store
-from projects.services.tokens import api_token_create
+from projects.services.invitations import invitation_create
+from projects.services.tokens import api_token_create, project_token_create
 
 MOVED = "moved"  # done, then sent on to another page (302, not to the login page)
 LOGIN = "login"  # 302 to the login page
@@ -53,6 +54,17 @@ MATRIX = [
     ("GET",  "/items/{image_item}/thumbnail/",                 200,   200,   404,    LOGIN),
     ("GET",  "/label/{project}/",                              200,   200,   404,    LOGIN),
     ("GET",  "/projects/{project}/assign/",                    200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/archive/",                   MOVED, 403,   404,    LOGIN),
+    ("POST", "/projects/{project}/unarchive/",                 MOVED, 403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/tokens/",                    200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/tokens/",                    200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/tokens/{ptoken}/revoke/",    MOVED, 403,   404,    LOGIN),
+    ("POST", "/projects/{project}/invitations/",               200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/invitations/{invitation}/revoke/", MOVED, 403, 404, LOGIN),
+    # The link is the key: whoever holds it may open it (signed in: join; anonymous: sign up).
+    ("GET",  "/invite/{secret}/",                              200,   200,   200,    200),
+    ("GET",  "/accounts/password/",                            200,   200,   200,    LOGIN),
+    ("GET",  "/accounts/password/done/",                       200,   200,   200,    LOGIN),
 ]
 # fmt: on
 ACTORS = ("alice", "bob", "mallory", "anonymous")
@@ -76,6 +88,8 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
         project=project, original_name="bad.csv", status=JobStatus.FAILED, created_by=alice
     )
     token, _ = api_token_create(user=alice, name="alice's pipeline")
+    ptoken, _ = project_token_create(project=project, created_by=alice, name="nightly")
+    invitation, secret = invitation_create(project=project, created_by=alice, max_uses=5)
     return {
         "users": {"alice": alice, "bob": bob, "mallory": mallory},
         "ids": {
@@ -85,6 +99,9 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
             "job": job.pk,
             "image_item": image_item.pk,
             "token": token.pk,
+            "ptoken": ptoken.pk,
+            "invitation": invitation.pk,
+            "secret": secret,
         },
     }
 
@@ -117,7 +134,8 @@ def test_page_permission(world, method, path, actor, expected):
 
 def test_the_matrix_covers_every_page():
     """A page added to the urls of any app must get its row above."""
-    ids = {"project": 1, "missing": 2, "carol": 3, "job": 4, "image_item": 5, "token": 6}
+    ids = {"project": 1, "missing": 2, "carol": 3, "job": 4, "image_item": 5, "token": 6,
+           "ptoken": 7, "invitation": 8, "secret": "inv_x"}  # fmt: skip
     covered = {resolve(path.format(**ids)).url_name for _, path, *_ in MATRIX}
     named = {
         pattern.name

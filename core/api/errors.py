@@ -34,7 +34,7 @@ class ConflictError(exceptions.APIException):
 
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Conflict):
-        exc = ConflictError(" ".join(exc.messages))
+        exc = ConflictError(" ".join(exc.messages), code=exc.error_code)
     elif isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             # Django names errors about no single field "__all__"; DRF "non_field_errors".

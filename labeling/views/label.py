@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from labeling.errors import NotAMember
@@ -93,6 +94,9 @@ def _zero_taken(buttons: list[LabelButton], rating_values: list[int]) -> bool:
 def label(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = _member_project(request, project_id)
     assert isinstance(request.user, AbstractBaseUser)  # login_required
+    if project.archived_at is not None:
+        messages.info(request, f"“{project.name}” is archived: nobody labels in it now.")
+        return redirect("project-detail", pk=project.pk)
     buttons = label_buttons(list(project.labels.filter(archived=False)))
     rating_values: list[int] = []
     if project.label_kind == LabelKind.RATING:
@@ -181,6 +185,8 @@ def assign(request: HttpRequest, project_id: int) -> HttpResponse:
             )
         except NotAMember as error:
             form.add_error("rater", error.message)
+        except ValidationError as error:  # an archived project
+            form.add_error(None, error.messages)
         else:
             outcome = AssignOutcome(
                 rater=rater.get_username(),

@@ -1,4 +1,5 @@
-"""A project's members: add by username, change a role, remove (giving back what they hold)."""
+"""A project's members: add by username, change a role, remove (giving back what they hold), and
+the invitation links that bring new people in (labeling/views/invitations.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,22 @@ from django.http import (
     HttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from labeling.forms import InvitationForm
 from labeling.members import membership_remove, membership_set
 from projects.forms import MemberAddForm, MemberRoleForm
 from projects.models import Membership, Role
-from projects.views.access import AuthenticatedRequest, apply_service_error, project_for
+from projects.views.access import (
+    AuthenticatedRequest,
+    ProjectAccess,
+    apply_service_error,
+    project_for,
+)
+
+NEW_INVITATION_SESSION_KEY = "accord_new_invitation"
+INVITATIONS_SHOWN = 20
 
 # --- members -----------------------------------------------------------------------------------
 
@@ -30,7 +41,11 @@ def project_members(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         user = get_user_model().objects.filter(username=username).first()
         existing = project.memberships.filter(user=user).first() if user else None
         if user is None:
-            form.add_error("username", f"There is no user named “{username}”.")
+            form.add_error(
+                "username",
+                f"There is no user named “{username}”. To bring in someone new, send them an "
+                "invitation link.",
+            )
         elif existing is not None:
             form.add_error(
                 "username",
@@ -47,19 +62,43 @@ def project_members(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 role = Role(form.cleaned_data["role"]).label.lower()
                 messages.success(request, f"{username} joined as a {role}.")
                 return redirect("project-members", pk=project.pk)
+    return members_page(request, access, form=form)
+
+
+def members_page(
+    request: AuthenticatedRequest, access: ProjectAccess, *, form: MemberAddForm | None = None,
+    invite_form: InvitationForm | None = None,
+) -> HttpResponse:  # fmt: skip
+    """The Members page: the members, the invitation links (a new one's link shown once, as
+    kept in the session by `project_invitation_create`), and the forms to add and invite."""
+    project = access.project
     memberships = project.memberships.select_related("user").order_by("role", "user__username")
-    return render(
+    new_invitation = request.session.pop(NEW_INVITATION_SESSION_KEY, None)
+    if new_invitation and new_invitation.get("project") != project.pk:
+        new_invitation = None
+    invitations = list(
+        project.invitations.select_related("created_by")
+        .prefetch_related("acceptances__user")
+        .order_by("-created_at", "-id")[:INVITATIONS_SHOWN]
+    )
+    response = render(
         request,
         "labeling/members.html",
         {
             "access": access,
             "project": project,
-            "form": form,
+            "form": form or MemberAddForm(),
+            "invite_form": invite_form or InvitationForm(),
             "memberships": memberships,
+            "invitations": invitations,
+            "new_invitation": new_invitation,
+            "now": timezone.now(),
             "roles": Role.choices,
             "active_tab": "members",
         },
     )
+    response["Cache-Control"] = "no-store"  # a new link is on it once
+    return response
 
 
 @login_required

@@ -1,8 +1,13 @@
-"""API token authentication: `Authorization: Token <secret>` (or `Bearer <secret>`)."""
+"""API token authentication: `Authorization: Token <secret>` (or `Bearer <secret>`).
+
+A personal token acts as its user. A project token acts as no person (`PipelineUser`): it
+passes only where an endpoint grants its scope, in its own project, and only while the lead who
+made it still leads that project (projects/api/permissions.py). Both kinds are read, with the
+user and the project role the request needs, in one statement.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -12,17 +17,24 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from core.secrets import secret_hash
 from core.sql import Loader, fetch_one
-from projects.api.permissions import remember_project, url_project_id
-from projects.models import ApiToken, Project
+from projects.api.permissions import (
+    PIPELINE,
+    PipelineUser,
+    project_token_check,
+    remember_project,
+    url_project_id,
+)
+from projects.models import ApiToken, Project, Role
 from projects.selectors import PROJECTS, member_role
 
+CREATOR_GONE = (
+    "This project token no longer works: the lead who created it no longer leads the project. "
+    "A lead can create a new one."
+)
 
-def token_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-_TOKENS = Loader(ApiToken, ("id", "user_id", "last_used_at"))
+_TOKENS = Loader(ApiToken, ("id", "user_id", "project_id", "scopes", "prefix", "last_used_at"))
 _USERS = Loader(get_user_model())
 
 
@@ -71,18 +83,28 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "The token contains invalid characters."
             ) from error
-        project_id = url_project_id(request.parser_context.get("view"))
-        token, project, role = token_with_user(token_hash(secret), project_id)
+        view = request.parser_context.get("view")
+        project_id = url_project_id(view)
+        token, project, role = token_with_user(secret_hash(secret), project_id)
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Unknown or revoked API token.")
+        user: Any = token.user
+        if token.project_id is not None:
+            project_token_check(token, view, request.method or "GET")
+            # The creator's role was read in the token's project: the check passed only there.
+            if member_role(token.user, role) != Role.LEAD:
+                raise exceptions.AuthenticationFailed(CREATOR_GONE)
+            user, role = PipelineUser(token), PIPELINE
+        elif project_id is not None:
+            role = member_role(token.user, role)
         if project_id is not None:
-            remember_project(request, project_id, project, member_role(token.user, role))
+            remember_project(request, project_id, project, role)
         now = timezone.now()
         # Write last_used_at at most once a minute: a pipeline pulling pages must not write a row
         # per request.
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        return token.user, token
+        return user, token
 
     def authenticate_header(self, request: Request) -> str:
         return "Token"

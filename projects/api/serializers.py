@@ -75,7 +75,8 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
 
     class Meta:
         model = Project
-        fields = ["id", *PROJECT_FIELDS, "labels", "my_role", "created_at", "updated_at"]
+        fields = ["id", *PROJECT_FIELDS, "labels", "my_role", "archived_at", "created_at",
+                  "updated_at"]  # fmt: skip
         read_only_fields = fields
 
     @extend_schema_field(serializers.ChoiceField(choices=Role.choices, allow_null=True))

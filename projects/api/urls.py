@@ -10,7 +10,7 @@ from typing import Any
 
 from django.urls import URLPattern, path
 
-from projects.api.views import imports, items, labels, projects, tokens
+from projects.api.views import imports, invitations, items, labels, projects, tokens
 
 LIST: dict[str, Any] = {"get": "list", "post": "create"}
 DETAIL: dict[str, Any] = {
@@ -22,6 +22,16 @@ urlpatterns: list[URLPattern] = [
     path("me/", tokens.MeView.as_view(), name="api-me"),
     path("projects/", projects.ProjectViewSet.as_view(LIST), name="api-project-list"),
     path("projects/<int:pk>/", projects.ProjectViewSet.as_view(DETAIL), name="api-project-detail"),
+    path(
+        "projects/<int:pk>/archive/",
+        projects.ProjectViewSet.as_view({"post": "archive"}),
+        name="api-project-archive",
+    ),
+    path(
+        "projects/<int:pk>/unarchive/",
+        projects.ProjectViewSet.as_view({"post": "unarchive"}),
+        name="api-project-unarchive",
+    ),
     path(
         f"{project}/labels/",
         labels.LabelViewSet.as_view({**LIST, "put": "replace"}),
@@ -56,6 +66,26 @@ urlpatterns: list[URLPattern] = [
         f"{project}/imports/<int:pk>/retry/",
         imports.ImportJobViewSet.as_view({"post": "retry"}),
         name="api-import-retry",
+    ),
+    path(
+        f"{project}/tokens/",
+        tokens.ProjectTokenViewSet.as_view(LIST),
+        name="api-project-token-list",
+    ),
+    path(
+        f"{project}/tokens/<int:pk>/",
+        tokens.ProjectTokenViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="api-project-token-detail",
+    ),
+    path(
+        f"{project}/invitations/",
+        invitations.InvitationViewSet.as_view(LIST),
+        name="api-invitation-list",
+    ),
+    path(
+        f"{project}/invitations/<int:pk>/",
+        invitations.InvitationViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="api-invitation-detail",
     ),
     path(
         "tokens/",

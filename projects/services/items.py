@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F
 
 from projects.models import Item, Project
+from projects.services.archive import project_ensure_writable
 from projects.values import InvalidValue, annotation_value_clean
 
 ITEM_UPDATE_FIELDS = ("priority", "gold_value", "is_gold")
@@ -24,6 +25,7 @@ def item_update(*, item: Item, **fields: Any) -> Item:
     unknown = set(fields) - set(ITEM_UPDATE_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown item fields: {', '.join(sorted(unknown))}.")
+    project_ensure_writable(project=item.project)
     if "gold_value" in fields and fields["gold_value"] is not None:
         fields["gold_value"] = gold_value_clean(project=item.project, value=fields["gold_value"])
     for name, value in fields.items():

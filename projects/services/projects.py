@@ -20,6 +20,7 @@ from projects.models import (
     Project,
     Role,
 )
+from projects.services.archive import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -103,8 +104,9 @@ def project_update(*, project: Project, **fields: Any) -> Project:
     if unknown:
         raise ValidationError(f"Unknown project fields: {', '.join(sorted(unknown))}.")
     # Under the project's row lock: an import or a first label committing meanwhile would
-    # otherwise slip past the checks below.
+    # otherwise slip past the checks below (and an archive, past this one).
     stored = Project.objects.select_for_update().get(pk=project.pk)
+    project_ensure_writable(project=stored)
     project_schema_change_check(stored=stored, fields=fields)
     for name, value in fields.items():
         setattr(project, name, value)
@@ -210,8 +212,9 @@ def project_labels_set(*, project: Project, labels: Iterable[Mapping[str, Any]])
 
     A label left out is deleted, unless annotations or gold answers use it (Conflict: archive
     it instead). Renaming a label's value is leaving it out and adding another, so a used label
-    cannot be renamed either.
+    cannot be renamed either. Not in an archived project.
     """
+    project_ensure_writable(project=project)
     labels = list(labels)
     _validate_labels(project, labels)
     # The project's row lock orders schema edits against each other and against imports.
@@ -289,6 +292,7 @@ def label_create(*, project: Project, **fields: Any) -> Label:
 
 def item_priority_set(*, project: Project, keys: Iterable[str], priority: float) -> int:
     """Set the lead's priority on items by key; higher is served first."""
+    project_ensure_writable(project=project)
     return Item.objects.filter(project=project, key__in=list(keys)).update(
         priority=priority, updated_at=F("updated_at")
     )

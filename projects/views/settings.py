@@ -16,6 +16,10 @@ from django.views.decorators.http import require_POST
 from projects.forms import BaseLabelFormSet, ProjectForm, label_formset
 from projects.markdown import render_markdown
 from projects.models import LabelKind, Project
+from projects.services.archive import (
+    project_archive,
+    project_unarchive,
+)
 from projects.services.projects import (
     project_create,
     project_has_labels,
@@ -96,6 +100,26 @@ def project_settings(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "active_tab": "settings",
         },
     )
+
+
+@login_required
+@require_POST
+def project_archive_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    project = project_archive(project=project_for(request, pk).project)
+    messages.success(
+        request,
+        f"“{project.name}” is archived: read-only, and hidden from the project list "
+        "(“Show archived” lists it).",
+    )
+    return redirect("project-settings", pk=pk)
+
+
+@login_required
+@require_POST
+def project_unarchive_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    project = project_unarchive(project=project_for(request, pk).project)
+    messages.success(request, f"“{project.name}” is active again.")
+    return redirect("project-settings", pk=pk)
 
 
 def _both_valid(form: ProjectForm, labels: BaseLabelFormSet) -> bool:

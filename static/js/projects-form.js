@@ -1,6 +1,9 @@
 // Project settings: conditional sections, the label schema editor, and the instructions preview.
 // The page works without it (every row and section is rendered by the server); this adds rows,
-// hides what does not apply, and previews Markdown as raters will see it.
+// hides what does not apply, and previews Markdown as raters will see it. Archiving asks first.
+import { confirmForms } from "./projects-confirm.js";
+
+confirmForms();
 
 const form = document.querySelector("[data-project-form]");
 const PALETTE = ["#4f6bed", "#2e9e5b", "#d64545", "#d99a1e", "#8e59c9", "#1f9bb0", "#e0678f", "#6b7686"];

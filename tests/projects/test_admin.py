@@ -14,7 +14,7 @@ from labeling.models import Annotation, Assignment
 from labeling.services import annotation_submit
 from projects.models import ImportJob, Item, Label, Membership, Project, Role
 from projects.services.tokens import api_token_create
-from tests.factories import UserFactory, make_items
+from tests.factories import UserFactory, make_items, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -237,14 +237,16 @@ def test_a_lead_sets_a_gold_answer_checked_against_the_schema(project, alice, st
     assert (item.priority, item.is_gold, item.gold_value) == (2.0, True, "negative")
 
 
-def test_a_lead_deletes_their_project_with_everything_in_it(world, alice):
-    ours = world["ours"]
-    url = f"/admin/projects/project/{ours.pk}/delete/"
+def test_a_lead_deletes_their_project_nobody_labeled_in_with_everything_in_it(world, alice, bob):
+    draft = make_project(lead=alice, raters=[bob], name="Draft")
+    make_items(draft, 3)
+    item_claim(project=draft, rater=bob)  # a lease is not a label
+    url = f"/admin/projects/project/{draft.pk}/delete/"
     assert admin_for(alice).get(url).status_code == 200
     response = admin_for(alice).post(url, {"post": "yes"})
     assert response.status_code == 302
-    assert not Project.objects.filter(pk=ours.pk).exists()
-    assert not Item.objects.filter(project_id=ours.pk).exists()
+    assert not Project.objects.filter(pk=draft.pk).exists()
+    assert not Item.objects.filter(project_id=draft.pk).exists()
     assert Item.objects.filter(project=world["theirs"]).count() == 2
 
 

@@ -15,11 +15,9 @@ from rest_framework.response import Response
 
 from projects.api import serializers as s
 from projects.api.filters import ItemFilter
-from projects.api.permissions import (
-    IsProjectLeadOrReadOnlyMember,
-)
+from projects.api.permissions import PIPELINE, IsProjectLeadOrReadOnlyMember
 from projects.api.views.common import ProjectNestedMixin, valid
-from projects.models import Item, Role
+from projects.models import Item, Role, TokenScope
 from projects.services.items import item_update
 
 FILE_ACTIONS = ("image", "thumbnail")
@@ -44,9 +42,11 @@ FILE_ACTIONS = ("image", "thumbnail")
 )
 class ItemViewSet(ProjectNestedMixin, viewsets.GenericViewSet[Item]):
     """Items are created by imports; members read them, leads set priority and gold answers.
-    Gold answers (and which items are gold) are shown to leads only."""
+    Gold answers (and which items are gold) are shown to leads only, and to the project's
+    pipelines (project tokens), which read what a lead reads."""
 
     permission_classes = [IsAuthenticated, IsProjectLeadOrReadOnlyMember]
+    project_token_scopes = {"GET": TokenScope.ITEMS_READ}
     serializer_class = s.ItemLeadSerializer
     filterset_class = ItemFilter
 
@@ -56,13 +56,13 @@ class ItemViewSet(ProjectNestedMixin, viewsets.GenericViewSet[Item]):
         return Item.objects.filter(project_id=self.kwargs["project_pk"]).select_related("image")
 
     def get_serializer_class(self) -> type[s.ItemSerializer]:
-        if self.is_schema_view() or self.caller_role() == Role.LEAD:
+        if self.is_schema_view() or self.caller_role() in (Role.LEAD, PIPELINE):
             return s.ItemLeadSerializer
         return s.ItemSerializer
 
     def list(self, request: Request, project_pk: int) -> Response:
         lead_only = sorted({"is_gold", "status"} & set(request.query_params))
-        if lead_only and self.caller_role() != Role.LEAD:
+        if lead_only and self.caller_role() not in (Role.LEAD, PIPELINE):
             raise exceptions.PermissionDenied(
                 f"Only a lead of this project can filter by {' or '.join(lead_only)}."
             )

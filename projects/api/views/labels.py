@@ -15,7 +15,7 @@ from projects.api.permissions import (
     IsProjectLeadOrReadOnlyMember,
 )
 from projects.api.views.common import NO_CONTENT, ProjectNestedMixin, valid
-from projects.models import Label
+from projects.models import Label, TokenScope
 from projects.services.projects import (
     label_create,
     label_delete,
@@ -50,6 +50,8 @@ class LabelViewSet(ProjectNestedMixin, viewsets.GenericViewSet[Label]):
     """The label schema is small and ordered, so its list is not paginated."""
 
     permission_classes = [IsAuthenticated, IsProjectLeadOrReadOnlyMember]
+    # A pipeline reading items needs the schema their labels come from.
+    project_token_scopes = {"GET": TokenScope.ITEMS_READ}
     serializer_class = s.LabelSerializer
     pagination_class = None
 

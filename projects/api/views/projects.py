@@ -1,11 +1,16 @@
-"""Projects: list, create, read, change, delete."""
+"""Projects: list, create, read, change, archive, delete.
+
+A project with annotations is archived, not deleted: DELETE answers 409 (`project_has_annotations`)
+and names the archive route; an archived project is read-only (409 `project_archived` on every
+change) and leaves the list unless `?archived=true` (or `all`) asks for it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,17 +23,40 @@ from projects.api.permissions import (
 )
 from projects.api.views.common import NO_CONTENT, valid
 from projects.models import Project
-from projects.selectors import item_counts_by_status, projects_for_user_with_role
+from projects.selectors import (
+    ArchivedFilter,
+    item_counts_by_status,
+    projects_by_archived,
+    projects_for_user_with_role,
+)
+from projects.services.archive import (
+    ProjectHasAnnotations,
+    project_archive,
+    project_delete,
+    project_unarchive,
+)
 from projects.services.projects import (
     project_create,
     project_update,
 )
 
+
+class ProjectListQuerySerializer(serializers.Serializer[dict[str, str]]):
+    archived = serializers.ChoiceField(
+        choices=ArchivedFilter.CHOICES, default=ArchivedFilter.ACTIVE,
+        help_text="Archived projects are left out unless asked for: true lists only them, "
+        "all lists every project.",
+    )  # fmt: skip
+
+
 # --- projects ----------------------------------------------------------------------------------
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Projects I am a member of (superusers: all)"),
+    list=extend_schema(
+        summary="Projects I am a member of (superusers: all), archived ones left out",
+        parameters=[ProjectListQuerySerializer],
+    ),
     retrieve=extend_schema(summary="A project with its labels and items counted by status"),
     create=extend_schema(
         summary="Create a project; the caller becomes its lead",
@@ -46,7 +74,17 @@ from projects.services.projects import (
         responses=s.ProjectDetailSerializer,
     ),
     destroy=extend_schema(
-        summary="Delete a project and all its items (lead)", responses=NO_CONTENT
+        summary="Delete a project nobody has labeled in yet, with all its items (lead); "
+        "a project with annotations answers 409: archive it instead",
+        responses=NO_CONTENT,
+    ),
+    archive=extend_schema(
+        summary="Archive a project (lead): read-only, out of the lists, nothing lost",
+        request=None,
+        responses=s.ProjectDetailSerializer,
+    ),
+    unarchive=extend_schema(
+        summary="Unarchive a project (lead)", request=None, responses=s.ProjectDetailSerializer
     ),
 )
 class ProjectViewSet(viewsets.GenericViewSet[Project]):
@@ -66,7 +104,10 @@ class ProjectViewSet(viewsets.GenericViewSet[Project]):
         super().check_object_permissions(request, obj)
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        query = valid(ProjectListQuerySerializer, request.query_params)
+        page = self.paginate_queryset(
+            projects_by_archived(self.get_queryset(), archived=query["archived"])
+        )
         return self.get_paginated_response(s.ProjectSerializer(page, many=True).data)
 
     def create(self, request: Request) -> Response:
@@ -86,8 +127,18 @@ class ProjectViewSet(viewsets.GenericViewSet[Project]):
         return self.update(request, pk, partial=True)
 
     def destroy(self, request: Request, pk: int) -> Response:
-        self.get_object().delete()  # one transaction: Django's cascade runs in one
+        try:
+            project_delete(project=self.get_object())
+        except ProjectHasAnnotations as error:
+            route = reverse("api-project-archive", kwargs={"pk": pk})
+            raise ProjectHasAnnotations(f"{error.messages[0]} (POST {route}).") from error
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def archive(self, request: Request, pk: int) -> Response:
+        return self._detail(project_archive(project=self.get_object()))
+
+    def unarchive(self, request: Request, pk: int) -> Response:
+        return self._detail(project_unarchive(project=self.get_object()))
 
     def _detail(self, project: Project, code: int = status.HTTP_200_OK) -> Response:
         context = {"item_counts": item_counts_by_status(project=project)}

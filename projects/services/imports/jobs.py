@@ -37,6 +37,7 @@ from core.readers import (
     line_count,
 )
 from projects.models import ContentType, ImageBlob, ImportFormat, ImportJob, Item, Project
+from projects.services.archive import project_ensure_writable
 from projects.services.images import ImageInfo, image_store
 from projects.services.imports.rows import RESERVED_FIELDS, RowValidator
 from projects.services.imports.saving import (
@@ -120,6 +121,7 @@ def import_job_create(
     What can be told without reading the file (too large, empty, a format that cannot feed
     the project) raises ValidationError, and no job is created.
     """
+    project_ensure_writable(project=project)
     name = os.path.basename(uploaded_file.name or "") or "upload"
     size = uploaded_file.size
     if source not in IMPORT_SOURCES:
@@ -161,6 +163,7 @@ def import_job_create(
 def import_job_retry(*, job: ImportJob) -> ImportJob:
     """Queue a failed (or stalled) import again. A failed attempt wrote no item (items are
     written in one transaction), and a new attempt skips keys already present."""
+    project_ensure_writable(project=job.project)
     return job_retry(job, enqueue=_enqueue_run)
 
 

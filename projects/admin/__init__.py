@@ -22,14 +22,15 @@ from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 
 from core.admin import (
+    ArchivedListFilter,
     ReadOnlyAdminMixin,
     ScopedAdmin,
     ScopedInline,
     is_superuser,
 )
 from core.jobs.models import JobStatus
+from projects.admin import credentials as credentials  # registers the API tokens' admin
 from projects.models import (
-    ApiToken,
     ImageBlob,
     ImportJob,
     Item,
@@ -38,7 +39,12 @@ from projects.models import (
     Project,
     Role,
 )
-from projects.selectors import projects_led_by
+from projects.selectors import project_has_annotations, projects_led_by
+from projects.services.archive import (
+    ARCHIVE_INSTEAD,
+    project_archive,
+    project_unarchive,
+)
 from projects.services.imports import import_job_retry
 from projects.services.items import gold_value_clean, item_update
 from projects.services.projects import (
@@ -47,7 +53,6 @@ from projects.services.projects import (
     project_labels_set,
     project_schema_change_check,
 )
-from projects.services.tokens import api_token_revoke
 
 
 def led_project_ids(request: HttpRequest) -> frozenset[int]:
@@ -174,13 +179,18 @@ class ProjectAdminForm(forms.ModelForm):
 
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdmin):
+    """A project with annotations cannot be deleted here (the delete page lists why and the
+    "Archive" action is offered instead): deleting it would cascade away every annotation."""
+
     scope_path = "pk"
     form = ProjectAdminForm
     inlines = [LabelInline, MembershipInline]
-    list_display = ["name", "content_type", "label_kind", "raters_per_item", "created_at"]
-    list_filter = ["content_type", "label_kind"]
+    list_display = ["name", "content_type", "label_kind", "raters_per_item", "created_at",
+                    "archived_at"]  # fmt: skip
+    list_filter = [ArchivedListFilter, "content_type", "label_kind"]
     search_fields = ["name", "description"]
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    readonly_fields = ["created_by", "created_at", "updated_at", "archived_at"]
+    actions = ["archive", "unarchive"]
     fieldsets = [
         (None, {"fields": ["name", "description", "instructions", "content_type"]}),
         ("Labels", {"fields": ["label_kind", ("rating_min", "rating_max"), "rater_fields"]}),
@@ -200,7 +210,7 @@ class ProjectAdmin(ProjectScopedAdmin):
             "Weak labels",
             {"fields": ["weak_labels_prefill", "weak_labels_in_exports", "weak_label_threshold"]},
         ),
-        ("History", {"fields": ["created_by", "created_at", "updated_at"]}),
+        ("History", {"fields": ["created_by", "created_at", "updated_at", "archived_at"]}),
     ]
 
     def scope_id_of(self, obj: models.Model) -> int | None:
@@ -210,7 +220,31 @@ class ProjectAdmin(ProjectScopedAdmin):
         # A lead may delete a project with everything in it; that its items, annotations and
         # jobs are read-only on their own pages is about editing them one by one.
         deleted, model_count, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Listed as "protected", Django's delete page and action refuse the whole delete.
+        protected = list(protected) + [
+            f"{project}: it has annotations; {ARCHIVE_INSTEAD} (the “Archive” action)"
+            for project in objs
+            if project_has_annotations(project=project)
+        ]
         return deleted, model_count, set(), protected
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # An archived project is read-only here too; the actions archive and unarchive it.
+        if obj is not None and obj.archived_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.action(description="Archive the selected projects (read-only, nothing lost)")
+    def archive(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        for project in queryset.order_by("pk"):
+            project_archive(project=project)
+        self.message_user(request, "Archived; the “state” filter shows archived projects.")
+
+    @admin.action(description="Unarchive the selected projects")
+    def unarchive(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        for project in queryset.order_by("pk"):
+            project_unarchive(project=project)
+        self.message_user(request, "Unarchived.")
 
     def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
         if not change:
@@ -332,37 +366,3 @@ class ImportJobAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
             except ValidationError as error:
                 self.message_user(request, "; ".join(error.messages), messages.WARNING)
         self.message_user(request, f"{retried} import(s) queued again.")
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Superusers only. The secret is never stored; the hash is not shown either."""
-
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
-    search_fields = ["name", "user__username", "prefix"]
-    fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_select_related = ["user"]
-    actions = ["revoke"]
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_superuser(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_superuser(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # a token's secret is made and shown once by the tokens page or API
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # revoke instead: the row keeps who used what, and when
-
-    @admin.action(description="Revoke the selected tokens")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        for token in queryset.order_by("pk"):
-            api_token_revoke(token=token)
-        self.message_user(request, "Revoked.")

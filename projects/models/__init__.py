@@ -1,4 +1,5 @@
-"""Projects, their label schema and members, the items to label, and import jobs.
+"""Projects, their label schema and members, the items to label, import jobs, and (in
+`credentials`) the API tokens and invitation links that reach a project.
 
 Business rules live in `projects/services/`; these classes hold data and database invariants.
 """
@@ -82,6 +83,9 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # An archived project keeps everything and changes nothing (projects.services.projects):
+    # a project with annotations is archived rather than deleted, so no human label is lost.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "id"]
@@ -109,6 +113,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 hotkey_validator = RegexValidator(
@@ -316,25 +324,8 @@ class ImportJob(Job):
         return f"import {self.pk} of {self.original_name} ({self.status})"
 
 
-class ApiToken(models.Model):
-    """A personal API token. Only a SHA-256 of the secret is stored; the secret is shown once."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
-    )
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=12)
-    key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
+# Credentials that reach a project, re-exported where every caller looks for this app's models.
+from projects.models.credentials import ApiToken as ApiToken  # noqa: E402
+from projects.models.credentials import Invitation as Invitation  # noqa: E402
+from projects.models.credentials import InvitationAcceptance as InvitationAcceptance  # noqa: E402
+from projects.models.credentials import TokenScope as TokenScope  # noqa: E402
