@@ -57,9 +57,17 @@ class HoldAssignmentSerializer(serializers.ModelSerializer):
 
 
 class ProgressSerializer(serializers.Serializer):
-    mine_today = serializers.IntegerField()
-    mine_total = serializers.IntegerField()
-    project_remaining = serializers.IntegerField()
+    mine_today = serializers.IntegerField(help_text="Items the caller labeled today.")
+    mine_total = serializers.IntegerField(help_text="Items the caller labeled in the project.")
+    project_remaining = serializers.IntegerField(
+        help_text="Items that still need a label from anyone (gold items aside); counted at "
+        "most ACCORD_PROGRESS_CACHE_SECONDS ago."
+    )
+    mine_remaining = serializers.IntegerField(
+        help_text="Of those, the items the caller could still label: not labeled or skipped "
+        "by them, with a slot free or held by them. Follows the caller's own labels at once, "
+        "everyone else's at the next count."
+    )
 
 
 class HoldSerializer(serializers.Serializer):

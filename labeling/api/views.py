@@ -19,7 +19,7 @@ from labeling import assignment, lead_assignment, services
 from labeling.api import serializers as s
 from labeling.errors import LabelingError, LeaseExpired
 from labeling.models import Assignment
-from labeling.progress import project_remaining, rater_progress
+from labeling.progress import rater_progress, remaining_figures
 from labeling.selectors import rater_history
 from projects.api.permissions import (
     PROJECT_NOT_FOUND,
@@ -90,14 +90,24 @@ class ClaimView(_HotView):
         the same item), then new leases up to `hold` (2 keeps the next item prefetched)."""
         hold = s.claim_input(request.data)
         project = self.project()
+        rater = request_user(request)
         try:
-            claim = assignment.rater_claim(project=project, rater=request_user(request), hold=hold)
+            claim = assignment.rater_claim(project=project, rater=rater, hold=hold)
         except LabelingError as error:
             _raise(error)
+        remaining = remaining_figures(project=project)
+        # Holding nothing after a claim means the rater's queue is empty: nothing left for them.
+        holding = sum(not hold.item.is_gold for hold in claim.holds)
+        mine_remaining = (
+            remaining.for_rater(rater.pk, labeled_total=claim.labeled_total, holding=holding)
+            if claim.holds
+            else 0
+        )
         progress = {
             "mine_today": claim.labeled_today,
             "mine_total": claim.labeled_total,
-            "project_remaining": project_remaining(project=project),
+            "project_remaining": remaining.items,
+            "mine_remaining": mine_remaining,
         }
         fields = project.rater_fields
         return Response(

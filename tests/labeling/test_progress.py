@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 from django.core.cache import cache
@@ -19,7 +20,8 @@ def stale_figure(project, value: int, *, age: float) -> str:
     """Share `value` as the project's remaining figure, counted `age` seconds ago, with no
     recount under way and no process holding a copy; returns the cache key."""
     key = progress._remaining_key(project.pk)
-    cache.set(key, (value, time.time() - age), timeout=None)
+    figures = progress.Remaining(value, time.time() - age, rater_bases={}, newcomer=value)
+    cache.set(key, figures.as_entry(), timeout=None)
     cache.delete(f"{key}:lock")
     progress._remaining_seen.clear()
     return key
@@ -33,9 +35,9 @@ def test_remaining_is_cached_and_only_one_request_recounts_a_stale_value(project
     make_items(project, 2, prefix="more")
     assert project_remaining(project=project) == 3, "fresh for 60 s: served from the cache"
 
-    key = f"accord:project:{project.pk}:remaining"
-    value, _counted_at = cache.get(key)
-    cache.set(key, (value, 0.0), timeout=None)  # now stale
+    key = progress._remaining_key(project.pk)
+    value, _counted_at, bases, newcomer = cache.get(key)
+    cache.set(key, (value, 0.0, bases, newcomer), timeout=None)  # now stale
     progress._remaining_seen.clear()  # as seen by another process, which has no copy of its own
     cache.add(f"{key}:lock", 1)  # another request is recounting
     assert project_remaining(project=project) == 3, "stale value while someone else recounts"
@@ -117,9 +119,9 @@ def test_a_process_keeps_its_copy_only_while_the_shared_value_is_fresh(project, 
     progress._remaining_seen.clear()
     make_items(project, 3)
     assert project_remaining(project=project) == 3
-    key = f"accord:project:{project.pk}:remaining"
-    value, counted_at = progress._remaining_seen[key]
-    progress._remaining_seen[key] = (value, counted_at - 61)  # the copy is now stale
+    key = progress._remaining_key(project.pk)
+    copy = progress._remaining_seen[key]
+    progress._remaining_seen[key] = replace(copy, counted_at=copy.counted_at - 61)  # now stale
     make_items(project, 2, prefix="more")
     cache.delete(key)
     assert project_remaining(project=project) == 5, "a stale copy is never served"
@@ -215,3 +217,131 @@ def test_a_label_stamped_before_midnight_committing_after_one_stamped_after_it(p
                           client_id=uuid.uuid4(), now=at)  # fmt: skip
     progress = rater_progress(project=project, rater=bob, now=after)
     assert (progress.mine_total, progress.mine_today) == (2, 1)
+
+
+# --- what each rater could still label -------------------------------------------------------
+
+
+def could_still_label(project, rater) -> int:
+    """The figure by its definition, counted the slow way: regular items that still need a
+    label, that the rater has not labeled or skipped, with a slot free or held by the rater."""
+    from django.db.models import Exists, OuterRef, Q
+
+    from labeling.models import Assignment, AssignmentStatus
+    from labeling.selectors import OPEN_STATUSES
+    from projects.models import Item
+
+    rows = Assignment.objects.filter(item=OuterRef("pk"), rater=rater)
+    did = rows.filter(status__in=(AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED))
+    holds = rows.filter(status__in=(AssignmentStatus.LEASED, AssignmentStatus.ASSIGNED))
+    return (
+        Item.objects.filter(project=project, is_gold=False, status__in=OPEN_STATUSES)
+        .exclude(Exists(did))
+        .filter(Q(slots_taken__lt=project.raters_per_item) | Q(Exists(holds)))
+        .count()
+    )
+
+
+def label(project, rater, hold) -> None:
+    annotation_submit_now(project, rater, hold.item.pk)
+
+
+def annotation_submit_now(project, rater, item_id: int) -> None:
+    from labeling.services import annotation_submit
+
+    annotation_submit(project=project, item_id=item_id, rater=rater, value="positive",
+                      client_id=uuid.uuid4())  # fmt: skip
+
+
+def test_each_raters_figure_is_what_they_could_still_label(project, alice, bob, carol):
+    """k=2. bob labels two items and skips one; carol labels one of bob's and holds the other;
+    an item held by bob and carol is full for dave but still theirs to label; dave has done
+    nothing; a gold item counts for nobody."""
+    from labeling.assignment import item_claim
+    from labeling.members import membership_set
+    from labeling.progress import rater_progress
+    from labeling.services import item_skip
+    from projects.models import Item, Role
+    from tests.factories import UserFactory
+
+    items = make_items(project, 8)
+    Item.objects.filter(pk=items[-1].pk).update(is_gold=True, gold_value="positive")
+    dave = UserFactory(username="dave")
+    membership_set(project=project, user=dave, role=Role.RATER)
+    first, second, third = item_claim(project=project, rater=bob, hold=3)
+    label(project, bob, first)
+    label(project, bob, second)
+    item_skip(item=third.item, rater=bob)
+    carol_holds = item_claim(project=project, rater=carol, hold=2)
+    assert {h.item.pk for h in carol_holds} == {first.item.pk, second.item.pk}, "started first"
+    label(project, carol, carol_holds[0])  # one item fully labeled: it leaves the figures
+    shared = item_claim(project=project, rater=bob, hold=1)[0]  # bob's next item...
+    carol_next = item_claim(project=project, rater=carol, hold=2)
+    assert shared.item.pk in {h.item.pk for h in carol_next}, "...now full: carol holds it too"
+
+    for rater in (alice, bob, carol, dave):
+        progress = rater_progress(project=project, rater=rater)
+        assert progress.mine_remaining == could_still_label(project, rater), rater.username
+        assert progress.project_remaining == 6
+    # Two items are full for dave: one bob labeled and carol holds, one bob and carol hold.
+    assert rater_progress(project=project, rater=dave).mine_remaining == 4
+
+
+def test_between_counts_a_raters_figure_follows_their_own_labels(project, bob, carol, settings):
+    """The count is cached for a minute: bob's figure drops with each of his labels at once,
+    while the project's figure waits for the next count."""
+    from labeling.assignment import item_claim
+    from labeling.progress import rater_progress
+
+    settings.ACCORD_PROGRESS_CACHE_SECONDS = 60
+    cache.clear()
+    make_items(project, 5)
+    assert rater_progress(project=project, rater=bob).mine_remaining == 5
+    for hold in item_claim(project=project, rater=bob, hold=2):
+        label(project, bob, hold)
+    figures = rater_progress(project=project, rater=bob)
+    assert (figures.project_remaining, figures.mine_remaining) == (5, 3), "the 5: a count ago"
+    assert could_still_label(project, bob) == 3
+
+    cache.clear()
+    progress._remaining_seen.clear()
+    recounted = rater_progress(project=project, rater=bob)
+    assert (recounted.project_remaining, recounted.mine_remaining) == (5, 3), "k=2: both open"
+    cache.clear()
+
+
+def test_the_claim_answers_both_figures_without_counting(project, bob, carol, settings):
+    """The claim reads the cached count and the rater's labeled total it already holds: no
+    count runs in it however much the rater has done, and an empty queue says 0."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    settings.ACCORD_PROGRESS_CACHE_SECONDS = 60
+    cache.clear()
+    make_items(project, 4)
+    api = APIClient()
+    api.force_authenticate(bob)
+
+    def claim() -> dict:
+        response = api.post(f"/api/v1/projects/{project.pk}/labeling/claim/", {"hold": 2},
+                            format="json")  # fmt: skip
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    first = claim()
+    assert first["progress"]["project_remaining"] == 4
+    assert first["progress"]["mine_remaining"] == 4
+    for hold in first["items"]:
+        annotation_submit_now(project, bob, hold["item"]["id"])
+    with CaptureQueriesContext(connection) as queries:
+        second = claim()
+    assert second["progress"]["mine_remaining"] == 2
+    assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    for hold in second["items"]:
+        annotation_submit_now(project, bob, hold["item"]["id"])
+    last = claim()
+    assert last["items"] == []
+    assert last["progress"]["mine_remaining"] == 0, "an empty queue: nothing left for bob"
+    assert last["progress"]["project_remaining"] == 4, "counted less than a minute ago"
+    cache.clear()
