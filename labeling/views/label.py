@@ -32,9 +32,15 @@ from projects.models import Item, Label, LabelKind, Membership, Project, Role
 from projects.selectors import project_role
 
 # Keys a label may get when its lead gave it none, in the order they are handed out. The page
-# itself uses s (skip), u (back), i (instructions) and 0 (reset zoom), so those are never given.
+# itself uses s (skip), u (back) and i (instructions), so those are never given; nor is 0, so
+# that the keys of existing projects stay as they were when 0 still reset the zoom.
 AUTO_HOTKEYS = "123456789abcdefghjklmnopqrtvwxyz"
+# Resets an image's zoom: a key no label can have (hotkeys are one of [0-9a-z]) and no rating
+# uses, so it works in every project. Esc does it too.
+ZOOM_RESET_KEY = "."
 RATING_BUTTONS_MAX = 11  # 0..10 still fits on one row; a wider scale gets a slider
+# The label buttons' columns: wide enough for the longest name, within these bounds (in ch).
+LABEL_NAME_CHARS = (2, 22)
 
 
 @dataclass(frozen=True)
@@ -86,8 +92,11 @@ def label_buttons(labels: list[Label]) -> list[LabelButton]:
     ]
 
 
-def _zero_taken(buttons: list[LabelButton], rating_values: list[int]) -> bool:
-    return any(b.hotkey == "0" for b in buttons) or 0 in rating_values
+def _label_name_chars(buttons: list[LabelButton]) -> int:
+    """The longest label name, in characters, within LABEL_NAME_CHARS: the label buttons line up
+    in columns that fit it, so that ten one-digit labels take two rows, not four."""
+    low, high = LABEL_NAME_CHARS
+    return min(high, max([low, *(len(b.name) for b in buttons)]))
 
 
 @login_required
@@ -102,8 +111,6 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
     if project.label_kind == LabelKind.RATING:
         assert project.rating_min is not None and project.rating_max is not None
         rating_values = list(range(project.rating_min, project.rating_max + 1))
-    # A label (or a rating) may own "0"; Esc always resets the zoom as well.
-    zoom_reset_key = "Esc" if _zero_taken(buttons, rating_values) else "0"
     api_base = reverse("api-labeling-claim", args=[project.pk]).removesuffix("claim/")
     config: dict[str, Any] = {
         "projectId": project.pk,
@@ -117,7 +124,7 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
         "ratingMin": project.rating_min,
         "ratingMax": project.rating_max,
         "leaseMinutes": project.lease_minutes,
-        "zoomResetKey": zoom_reset_key,
+        "zoomResetKey": ZOOM_RESET_KEY,
         "apiBase": api_base,
         "homeUrl": reverse("home"),
         "csrfToken": get_token(request),
@@ -134,7 +141,8 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
             "buttons": buttons,
             "rating_values": rating_values,
             "rating_as_buttons": 0 < len(rating_values) <= RATING_BUTTONS_MAX,
-            "zoom_reset_key": zoom_reset_key,
+            "zoom_reset_key": ZOOM_RESET_KEY,
+            "label_name_chars": _label_name_chars(buttons),
             "instructions_html": instructions_html,
             "config": config,
         },

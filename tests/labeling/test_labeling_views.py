@@ -178,3 +178,23 @@ def test_a_superuser_outside_the_project_sees_the_page_but_cannot_label(project)
     response = client_for(root).get(reverse("label", args=[project.pk]))
     assert response.status_code == 200
     assert page_config(response)["canLabel"] is False
+
+
+def test_the_zoom_reset_key_is_one_no_label_can_have(bob):
+    """The digits of the demo own 0-9, which once also reset the zoom; "." can never be a
+    label's key, so it resets the zoom in every project, and the shortcuts list says so."""
+    from django.core.exceptions import ValidationError
+
+    from projects.models import hotkey_validator
+
+    digits = make_project(
+        lead=UserFactory(), raters=[bob], name="Digits",
+        labels=[{"value": str(d), "display_name": str(d), "color": "#4f6bed", "hotkey": str(d)}
+                for d in range(10)],
+        content_type="image",
+    )  # fmt: skip
+    response = client_for(bob).get(reverse("label", args=[digits.pk]))
+    assert page_config(response)["zoomResetKey"] == "."
+    assert "<kbd>+</kbd> <kbd>-</kbd> <kbd>.</kbd>" in response.content.decode()
+    with pytest.raises(ValidationError):
+        hotkey_validator(".")

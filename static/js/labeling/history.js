@@ -4,7 +4,7 @@
 import { NetworkError, api, isAuthLost, isRetryable } from "./api.js";
 import { flush, outbox } from "./outbox.js";
 import { HISTORY_PAGE, KIND, RECENT_MAX, els } from "./page.js";
-import { renderSync, setOnline } from "./progress.js";
+import { renderSync, sessionLabels, setOnline } from "./progress.js";
 import { refill, renderCurrent, showEmpty } from "./queue.js";
 import { currentValue, hotkeyList } from "./selection.js";
 import { state } from "./state.js";
@@ -113,6 +113,7 @@ export function saveChange() {
     attempts: 0,
     nextAt: 0,
   });
+  if (entry.skipped) sessionLabels.add(1); // a first label of an item skipped before
   entry.value = value;
   entry.skipped = false;
   remember(entry);

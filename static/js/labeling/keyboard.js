@@ -1,7 +1,7 @@
 // The keyboard: every action of the page has a key; the shortcuts dialog (?) lists them.
 
 import { goBack, leaveReview } from "./history.js";
-import { KIND, buttonByHotkey, els } from "./page.js";
+import { KIND, ZOOM_RESET_KEY, buttonByHotkey, els } from "./page.js";
 import { openHelp, openSkipDialog, toggleInstructions } from "./panels.js";
 import { noteActivity, recheck } from "./queue.js";
 import { choose, stepRating, typeRatingDigit } from "./selection.js";
@@ -96,8 +96,8 @@ function handleKey(event, key, target) {
   }
   if (key === "+" || key === "=") return zoomStep(1);
   if (key === "-") return zoomStep(-1);
-  if (key === "0" && !els.figure.hidden) {
-    setZoom(1);
+  if (key === ZOOM_RESET_KEY && !els.figure.hidden) {
+    setZoom(1); // a key no label can have (labeling/views/label.py)
     return true;
   }
   const scroller = scrollTarget();

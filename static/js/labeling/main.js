@@ -31,7 +31,7 @@ import { choose } from "./selection.js";
 import { state } from "./state.js";
 import { skip, submit } from "./submit.js";
 import { storage } from "./util.js";
-import { dismissNotice, setMode, setZoom, showError } from "./view.js";
+import { dismissNotice, drawSharpIfSmall, setMode, setZoom, showError } from "./view.js";
 
 function onClick(event) {
   const labelButton = event.target.closest(".lab-label");
@@ -98,6 +98,8 @@ function init() {
     const anchor = { x: (event.clientX - box.left) / box.width, y: (event.clientY - box.top) / box.height };
     setZoom(state.zoom > 1 ? 1 : 2, anchor);
   });
+  els.img.addEventListener("load", drawSharpIfSmall);
+  new ResizeObserver(drawSharpIfSmall).observe(els.figure);
   els.range?.addEventListener("input", () => choose(Number(els.range.value)));
   els.submitOnHotkey?.addEventListener("change", () => {
     state.submitOnHotkey = els.submitOnHotkey.checked;

@@ -3,7 +3,7 @@
 
 import { ApiError, api, backoffMs, isAuthLost, isRetryable } from "./api.js";
 import { OUTBOX_KEY } from "./page.js";
-import { applyProgress, renderSync, setOnline } from "./progress.js";
+import { labelDelivered, renderSync, sessionLabels, setOnline } from "./progress.js";
 import { refill } from "./queue.js";
 import { state } from "./state.js";
 import { quoted, storage } from "./util.js";
@@ -71,7 +71,7 @@ export async function flush() {
         delivered = true;
         state.authLost = false;
         setOnline(true);
-        applyProgress(data?.progress);
+        if (entry.isNew && data?.created) labelDelivered();
       } catch (error) {
         if (isRetryable(error)) {
           entry.attempts += 1;
@@ -107,6 +107,7 @@ export function flushNow() {
 function rejected(entry, error) {
   const key = quoted(entry.key);
   if (entry.kind === "skip") return; // the item left this rater's queue either way
+  if (entry.isNew) sessionLabels.add(-1); // not saved: not labeled in this sitting
   if (entry.kind === "change") {
     const back = state.recent.find((e) => e.item.id === entry.itemId);
     if (back && entry.previous) Object.assign(back, entry.previous);

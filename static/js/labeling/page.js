@@ -7,6 +7,7 @@ export const LEASE_MS = config.leaseMinutes * 60_000;
 export const RENEW_EVERY_MS = Math.min(Math.max(LEASE_MS / 3, 20_000), 180_000);
 export const OUTBOX_KEY = `accord.outbox.u${config.userId}.p${config.projectId}`;
 export const INSTRUCTIONS_KEY = `accord.instructions.p${config.projectId}`;
+export const SESSION_KEY = `accord.session.u${config.userId}.p${config.projectId}`;
 export const SUBMIT_ON_HOTKEY_KEY = "accord.submitOnHotkey";
 export const ZOOMS = [1, 1.5, 2, 3, 4];
 export const ZOOM_RESET_KEY = config.zoomResetKey;
@@ -43,7 +44,9 @@ export const els = {
   notice: $("lab-notice"),
   noticeText: $("lab-notice-text"),
   sync: $("lab-sync"),
+  session: $("lab-session"),
   mineToday: $("lab-mine-today"),
+  mineRemaining: $("lab-mine-remaining"),
   remaining: $("lab-remaining"),
   help: $("lab-help"),
   skipDialog: $("lab-skip"),

@@ -1,16 +1,31 @@
-// The rater's counters (mine today, remaining in the project) and the connection's state: the
-// banner when offline or logged out, and "Sending n labels…" / "All saved".
+// The rater's figures (this session, today, left for them, left in the project) and the
+// connection's state: the banner when offline or logged out, and "Sending n labels…" / "All saved".
+// The server's figures come with each claim; labels still in the outbox count at once.
 
 import { outbox } from "./outbox.js";
-import { els } from "./page.js";
+import { SESSION_KEY, els } from "./page.js";
 import { state } from "./state.js";
-import { plural } from "./util.js";
+import { plural, sessionNumber } from "./util.js";
+
+/** Items labeled in this sitting: counted when the rater submits, taken back if refused. */
+export const sessionLabels = sessionNumber(SESSION_KEY);
+
+const shown = (n) => (n === null || n === undefined ? "–" : Math.max(0, n).toLocaleString());
 
 function renderProgress() {
-  const { mine_today: mine, project_remaining: remaining } = state.progress;
+  const { mine_today: mine, mine_remaining: mineLeft, project_remaining: left } = state.progress;
   const pendingNew = outbox.list().filter((e) => e.isNew).length;
-  els.mineToday.textContent = mine === null ? "–" : (mine + pendingNew).toLocaleString();
-  els.remaining.textContent = remaining === null ? "–" : remaining.toLocaleString();
+  els.session.textContent = sessionLabels.get().toLocaleString();
+  els.mineToday.textContent = mine === null ? "–" : shown(mine + pendingNew);
+  els.mineRemaining.textContent = mineLeft === null ? "–" : shown(mineLeft - pendingNew);
+  els.remaining.textContent = shown(left);
+}
+
+/** The server took a new label: count it now; the next claim brings the figures afresh. */
+export function labelDelivered() {
+  const progress = state.progress;
+  if (progress.mine_today !== null) progress.mine_today += 1;
+  if (progress.mine_remaining !== null) progress.mine_remaining -= 1;
 }
 
 export function applyProgress(progress) {

@@ -14,7 +14,7 @@ export const state = {
   back: null, // going back: {entries, index, before, exhausted}
   stopwatch: null,
   reviewWatch: null,
-  progress: { mine_today: null, project_remaining: null },
+  progress: { mine_today: null, mine_remaining: null, project_remaining: null },
   online: true,
   authLost: false,
   zoom: 1,

@@ -3,7 +3,7 @@
 
 import { saveChange, remember } from "./history.js";
 import { flush, outbox } from "./outbox.js";
-import { renderSync } from "./progress.js";
+import { renderSync, sessionLabels } from "./progress.js";
 import { renderCurrent } from "./queue.js";
 import { currentValue, hotkeyList } from "./selection.js";
 import { state } from "./state.js";
@@ -32,6 +32,7 @@ export function submit(startedAt = null) {
     attempts: 0,
     nextAt: 0,
   });
+  sessionLabels.add(1);
   state.queue.shift();
   state.done.add(hold.item.id);
   remember({ item: hold.item, value, skipped: false });

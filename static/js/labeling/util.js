@@ -1,4 +1,4 @@
-// Small helpers with no knowledge of the page: localStorage that never throws, ids, wording.
+// Small helpers with no knowledge of the page: storage that never throws, ids, wording.
 
 export const storage = {
   get(key, fallback) {
@@ -18,6 +18,30 @@ export const storage = {
     }
   },
 };
+
+/** A number kept in this tab's sessionStorage (it survives a reload, not a new tab), or in
+ * memory where the storage refuses. */
+export function sessionNumber(key) {
+  let memory = 0;
+  const read = () => {
+    try {
+      return Number(sessionStorage.getItem(key)) || 0;
+    } catch {
+      return memory;
+    }
+  };
+  return {
+    get: read,
+    add(delta) {
+      memory = Math.max(0, read() + delta);
+      try {
+        sessionStorage.setItem(key, String(memory));
+      } catch {
+        // private mode or full: the in-memory copy still counts for this page
+      }
+    },
+  };
+}
 
 export function uuid4() {
   if (crypto.randomUUID) return crypto.randomUUID(); // only in secure contexts

@@ -2,6 +2,9 @@
 // one-line hint, the notice and the error panel.
 
 import { ZOOMS, ZOOM_RESET_KEY, els } from "./page.js";
+
+const SHORT_TEXT_CHARS = 280;
+const SHARP_FROM_SCALE = 2;
 import { setSelection } from "./selection.js";
 import { state } from "./state.js";
 
@@ -35,7 +38,6 @@ export function showItem(item, { tag = "", value = null } = {}) {
   els.tag.hidden = !tag;
   if (item.image_url) {
     els.figure.hidden = false;
-    els.img.classList.toggle("is-tiny", Math.max(item.width || 0, item.height || 0) < 96);
     if (item.width && item.height) {
       els.img.width = item.width;
       els.img.height = item.height;
@@ -49,11 +51,29 @@ export function showItem(item, { tag = "", value = null } = {}) {
   els.text.textContent = item.text || (item.image_url ? "" : "(This item has no text.)");
   els.text.hidden = !els.text.textContent;
   els.text.classList.toggle("is-empty", !item.text && !item.image_url);
+  els.text.classList.toggle("is-short", isShort(item.text));
   els.item.classList.toggle("has-image", Boolean(item.image_url));
   setZoom(1);
+  drawSharpIfSmall();
   els.item.scrollTop = 0;
   setSelection(value);
   hint("");
+}
+
+/** A text of a few lines: shown larger, in the middle of its card. */
+function isShort(text) {
+  return Boolean(text) && text.length <= SHORT_TEXT_CHARS && text.split("\n").length <= 4;
+}
+
+/** An image drawn at twice its size or more (the 8x8-derived digits, icons, thumbnails) is drawn
+ * with sharp pixels: smoothing would only blur it. Called when the image loads, the item changes,
+ * the zoom changes or the stage is resized. */
+export function drawSharpIfSmall() {
+  const img = els.img;
+  if (els.figure.hidden || !img.naturalWidth) return;
+  const box = img.getBoundingClientRect(); // the figure (object-fit: contain), or the zoomed image
+  const scale = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight);
+  img.classList.toggle("is-pixelated", scale >= SHARP_FROM_SCALE);
 }
 
 export function hint(text) {
@@ -101,11 +121,14 @@ export function setZoom(zoom, anchor = null) {
   els.item.classList.toggle("is-zoomed", zoom > 1);
   img.style.width = zoom > 1 ? `${Math.round(state.fitWidth * zoom)}px` : "";
   els.zoom.hidden = zoom === 1;
-  els.zoom.textContent = `${Math.round(zoom * 100)}% · ${ZOOM_RESET_KEY} fits`;
+  const key = document.createElement("kbd");
+  key.textContent = ZOOM_RESET_KEY;
+  els.zoom.replaceChildren(`${Math.round(zoom * 100)}% · `, key, " fits");
   if (zoom > 1) {
     figure.scrollLeft = img.offsetWidth * ratioX - figure.clientWidth / 2;
     figure.scrollTop = img.offsetHeight * ratioY - figure.clientHeight / 2;
   }
+  drawSharpIfSmall();
 }
 
 export function zoomStep(direction) {
