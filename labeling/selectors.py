@@ -1,4 +1,4 @@
-"""Reads for the labeling page and the rater's home."""
+"""Reads for the labeling page, the rater's home and a lead's view of an item."""
 
 from __future__ import annotations
 
@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from labeling.assignment import CLAIM_ORDER
-from labeling.models import Annotation, Assignment, AssignmentStatus
-from projects.models import Item, ItemStatus, Project
+from labeling.models import (
+    Annotation,
+    AnnotationLabel,
+    AnnotationRevision,
+    Assignment,
+    AssignmentStatus,
+)
+from projects.models import Item, ItemStatus, LabelKind, Project
 from projects.values import gold_matches
 
 if TYPE_CHECKING:
@@ -132,3 +138,63 @@ def annotation_gold_correct(annotation: Annotation) -> bool | None:
     if not item.is_gold:
         return None
     return gold_matches(value=annotation.value, gold_value=item.gold_value)
+
+
+# --- a lead's view of one item --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RaterOnItem:
+    """One rater's part in an item: their hold or skip, their label and every value it held."""
+
+    rater: User
+    assignment: Assignment | None  # None for a label whose assignment row was deleted
+    annotation: Annotation | None
+    revisions: list[AnnotationRevision]  # oldest first
+    gold_match: bool | None  # the label against the item's current gold answer; None: no gold
+
+    @property
+    def state(self) -> str:
+        """labeled, skipped, leased, assigned or expired."""
+        if self.annotation is not None:
+            return "labeled"
+        assert self.assignment is not None
+        return str(self.assignment.status)
+
+
+def item_raters(*, item: Item) -> list[RaterOnItem]:
+    """Everyone who holds, skipped or labeled the item, labels first (in the order they came),
+    with each label's revisions, and whether it matches the item's gold answer as it is now (a
+    lead may have corrected it since the label was given). Three queries however many raters
+    (four in a multi-label project: the chosen labels). `item.project` is read."""
+    assignments = {
+        a.rater_id: a
+        for a in Assignment.objects.filter(item=item).select_related("rater", "assigned_by")
+    }
+    annotations = Annotation.objects.filter(item=item).select_related("rater", "label")
+    if item.project.label_kind == LabelKind.MULTI:
+        chosen = AnnotationLabel.objects.select_related("label")
+        annotations = annotations.prefetch_related(Prefetch("chosen", queryset=chosen))
+    annotations = annotations.prefetch_related("revisions").order_by("created_at", "id")
+    raters = []
+    for annotation in annotations:
+        annotation.item = item  # the one the caller loaded
+        raters.append(
+            RaterOnItem(
+                rater=annotation.rater,
+                assignment=assignments.get(annotation.rater_id),
+                annotation=annotation,
+                revisions=list(annotation.revisions.all()),
+                gold_match=annotation_gold_correct(annotation),
+            )
+        )
+    labeled = {entry.rater.pk for entry in raters}
+    others = sorted(
+        (a for rater_id, a in assignments.items() if rater_id not in labeled),
+        key=lambda a: (a.status == AssignmentStatus.EXPIRED, a.updated_at, a.pk),
+    )
+    raters += [
+        RaterOnItem(rater=a.rater, assignment=a, annotation=None, revisions=[], gold_match=None)
+        for a in others
+    ]
+    return raters

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.views import invitations, label, members
+from labeling.views import invitations, items, label, members
 
 urlpatterns = [
     path("invite/<str:secret>/", invitations.invitation, name="invitation"),
@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("label/<int:project_id>/", label.label, name="label"),
     path("projects/<int:project_id>/assign/", label.assign, name="assign"),
+    path("projects/<int:pk>/items/<int:item_id>/", items.item_detail, name="item-detail"),
     path("projects/<int:pk>/members/", members.project_members, name="project-members"),
     path(
         "projects/<int:pk>/members/<int:membership_id>/role/",

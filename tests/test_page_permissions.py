@@ -46,6 +46,8 @@ MATRIX = [
     ("POST", "/projects/{project}/members/{carol}/role/",      MOVED, 403,   404,    LOGIN),
     ("POST", "/projects/{project}/members/{carol}/remove/",    MOVED, 403,   404,    LOGIN),
     ("GET",  "/projects/{project}/items/",                     200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/items/{image_item}/",        200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/items/{missing}/",           404,   403,   404,    LOGIN),
     ("GET",  "/projects/{project}/import/",                    200,   403,   404,    LOGIN),
     ("GET",  "/projects/{project}/imports/{job}/",             200,   403,   404,    LOGIN),
     ("GET",  "/projects/{project}/imports/{job}/status.json",  200,   403,   404,    LOGIN),
