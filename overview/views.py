@@ -26,6 +26,8 @@ from projects.views.access import AuthenticatedRequest, project_for
 
 RECENT_IMPORTS = 5
 
+# The statuses the agreement step will set (planned): shown only when an item has one.
+PLANNED_STATUSES = frozenset({ItemStatus.AGREED, ItemStatus.CONFLICT, ItemStatus.RESOLVED})
 # Order and colour class of each status on the stacked bars and legends.
 STATUS_ORDER = [
     ItemStatus.OPEN,
@@ -58,6 +60,7 @@ class StatusSummary:
                     "label": status.label,
                     "count": n,
                     "percent": round(100 * n / self.total, 2) if self.total else 0,
+                    "planned": status in PLANNED_STATUSES,
                 }
             )
 
@@ -69,6 +72,11 @@ class StatusSummary:
             - self.counts.get(ItemStatus.OPEN, 0)
             - self.counts.get(ItemStatus.IN_PROGRESS, 0)
         )
+
+    @property
+    def waiting(self) -> int:
+        """Items that still need a label (open or in progress)."""
+        return self.total - self.done
 
     @property
     def done_percent(self) -> int:

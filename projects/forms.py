@@ -40,9 +40,22 @@ class FieldNamesField(forms.CharField):
         return list(dict.fromkeys(names))
 
 
+# Settings of capabilities that are planned, not built (agreement between raters, weak labels):
+# the project keeps their defaults, and the form leaves them out until something uses them.
+PLANNED_FIELDS = (
+    "agreement_rule",
+    "agreement_threshold",
+    "weak_labels_prefill",
+    "weak_labels_in_exports",
+    "weak_label_threshold",
+)
+FORM_FIELDS = tuple(name for name in PROJECT_FIELDS if name not in PLANNED_FIELDS)
+
+
 class ProjectForm(forms.ModelForm):
-    """The project's settings. Validation only: the write goes through `project_create` or
-    `project_update`, so the form is bound to a throwaway instance, never to the real row."""
+    """The project's settings that Accord acts on today. Validation only: the write goes through
+    `project_create` or `project_update`, so the form is bound to a throwaway instance, never to
+    the real row."""
 
     rater_fields = FieldNamesField(
         required=False,
@@ -56,41 +69,29 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = PROJECT_FIELDS
+        fields = FORM_FIELDS
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "instructions": forms.Textarea(attrs={"rows": 12, "class": "mono"}),
             "content_type": forms.RadioSelect,
             "label_kind": forms.RadioSelect,
-            "agreement_rule": forms.RadioSelect,
-            "agreement_threshold": forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1}),
             "gold_rate": forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1}),
-            "weak_label_threshold": forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1}),
             "raters_per_item": forms.NumberInput(attrs={"min": 1, "max": 100}),
             "lease_minutes": forms.NumberInput(attrs={"min": 1, "max": 24 * 60}),
         }
         labels = {
             "raters_per_item": "Raters per item",
-            "agreement_threshold": "Agreement threshold",
             "lease_minutes": "Lease length (minutes)",
             "gold_rate": "Gold rate",
             "rating_min": "Lowest rating",
             "rating_max": "Highest rating",
-            "weak_labels_prefill": "Weak labels may pre-select a label on the labeling page",
-            "weak_labels_in_exports": "Weak labels may stand as the label of record in exports",
-            "weak_label_threshold": "Weak-label confidence threshold",
         }
         help_texts = {
             "description": "One or two lines, shown on the project card.",
             "instructions": "Markdown. Raters see it beside every item and with the i key.",
             "raters_per_item": "How many raters label each item (k).",
-            "agreement_threshold": "Share of raters that must agree, from 0 to 1 "
-            "(0.66 is two thirds).",
             "lease_minutes": "How long a rater holds an item before it goes back to the queue.",
             "gold_rate": "Share of a rater's items drawn from gold items, from 0 to 1.",
-            "weak_labels_prefill": "Raters still choose: a pre-selected label only saves a click.",
-            "weak_labels_in_exports": "Only for items with neither a resolution nor a consensus.",
-            "weak_label_threshold": "Minimum confidence, from 0 to 1, for a weak label to count.",
         }
 
     def __init__(
@@ -99,7 +100,7 @@ class ProjectForm(forms.ModelForm):
     ) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
         self.fields["name"].widget.attrs.update({"autofocus": True, "autocomplete": "off"})
-        for name in ("content_type", "label_kind", "agreement_rule"):
+        for name in ("content_type", "label_kind"):
             # A choice is always required here; drop the blank "---------" option.
             field = cast(forms.ChoiceField, self.fields[name])
             field.choices = cast(models.Field, Project._meta.get_field(name)).choices or []
@@ -130,7 +131,7 @@ class ProjectForm(forms.ModelForm):
         return cleaned
 
     def service_fields(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in PROJECT_FIELDS}
+        return {name: self.cleaned_data[name] for name in FORM_FIELDS}
 
 
 def _model_validators(name: str) -> list[Any]:

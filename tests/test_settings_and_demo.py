@@ -310,3 +310,12 @@ def test_an_unknown_plan_cache_mode_is_refused_at_start() -> None:
     )  # fmt: skip
     assert result.returncode != 0
     assert "ACCORD_PG_PLAN_CACHE_MODE='force_custom'" in result.stderr
+
+
+def test_the_api_schema_describes_what_the_api_does_and_names_the_rest_as_planned(client) -> None:
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    description = schema["info"]["description"]
+    assert "labeling" in description
+    planned = description.split("Planned")[1]
+    for capability in ("agreement", "weak labels", "dataset versions"):
+        assert capability in planned

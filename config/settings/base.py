@@ -215,7 +215,15 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Accord API",
-    "DESCRIPTION": "Projects, items, imports, labeling and dataset versions.",
+    # Only what the API does today; what comes next is named as planned.
+    "DESCRIPTION": (
+        "Projects, their members and label schemas, items and their imports, API tokens, and "
+        "labeling: claim, submit, skip, renew, history and progress.\n\n"
+        "Planned, not in this API yet: agreement between raters (consensus, conflicts and "
+        "their resolution), weak labels from process feedback, and dataset versions for "
+        "pipelines. A project's `agreement_rule`, `agreement_threshold` and `weak_label*` "
+        "fields are kept for those and change nothing today."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -194,21 +194,21 @@ class ProjectAdmin(ProjectScopedAdmin):
     fieldsets = [
         (None, {"fields": ["name", "description", "instructions", "content_type"]}),
         ("Labels", {"fields": ["label_kind", ("rating_min", "rating_max"), "rater_fields"]}),
+        ("Raters and queue", {"fields": ["raters_per_item", "lease_minutes", "gold_rate"]}),
         (
-            "Raters and agreement",
+            "Planned: agreement and weak labels",
             {
                 "fields": [
-                    "raters_per_item",
                     "agreement_rule",
                     "agreement_threshold",
-                    "lease_minutes",
-                    "gold_rate",
-                ]
+                    "weak_labels_prefill",
+                    "weak_labels_in_exports",
+                    "weak_label_threshold",
+                ],
+                "classes": ["collapse"],
+                "description": "Not built yet: these are kept for the agreement step and weak "
+                "labels, and nothing uses them today.",
             },
-        ),
-        (
-            "Weak labels",
-            {"fields": ["weak_labels_prefill", "weak_labels_in_exports", "weak_label_threshold"]},
         ),
         ("History", {"fields": ["created_by", "created_at", "updated_at", "archived_at"]}),
     ]

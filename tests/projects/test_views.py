@@ -50,11 +50,8 @@ def project_post(**overrides: Any) -> dict[str, Any]:
         "rating_min": "",
         "rating_max": "",
         "raters_per_item": "3",
-        "agreement_rule": "majority",
-        "agreement_threshold": "0.66",
         "lease_minutes": "10",
         "gold_rate": "0.05",
-        "weak_label_threshold": "0.9",
         "labels-TOTAL_FORMS": "2",
         "labels-INITIAL_FORMS": "0",
         "labels-MIN_NUM_FORMS": "0",
@@ -82,8 +79,6 @@ def settings_post(project: Project, **overrides: Any) -> dict[str, Any]:
         content_type=project.content_type,
         label_kind=project.label_kind,
         raters_per_item=str(project.raters_per_item),
-        agreement_rule=project.agreement_rule,
-        agreement_threshold=str(project.agreement_threshold),
         lease_minutes=str(project.lease_minutes),
         gold_rate=str(project.gold_rate),
     )
@@ -183,7 +178,7 @@ def test_create_ignores_blank_and_removed_label_rows(alice):
         ({"label_kind": "rating", "rating_min": "5", "rating_max": "1"}, "Must be greater than"),
         ({"label_kind": "rating", "rating_min": ""}, "A rating scale needs a lowest rating."),
         ({"raters_per_item": "0"}, "greater than or equal to 1"),
-        ({"agreement_threshold": "1.5"}, "less than or equal to 1"),
+        ({"gold_rate": "1.5"}, "less than or equal to 1"),
         ({"name": ""}, "This field is required."),
     ],
 )
@@ -621,3 +616,19 @@ def test_labels_are_untouched_by_a_reading_of_the_settings(project, alice):
 def test_a_multi_label_project_can_be_created(alice):
     client_for(alice).post(reverse("project-new"), project_post(label_kind=LabelKind.MULTI))
     assert Project.objects.get(name="Toxicity").label_kind == LabelKind.MULTI
+
+
+def test_the_settings_show_only_what_works_and_name_what_is_planned(project, alice):
+    """Agreement and weak labels are not built: their settings are not offered (a post of them
+    changes nothing), and the page says they are planned."""
+    page = client_for(alice).get(reverse("project-settings", args=[project.pk])).content.decode()
+    assert "Planned" in page and "Agreement" in page and "Weak labels" in page
+    for planned in ("agreement_rule", "agreement_threshold", "weak_label", "weak_labels_"):
+        assert f'name="{planned}' not in page
+    response = client_for(alice).post(
+        reverse("project-settings", args=[project.pk]),
+        settings_post(project, agreement_rule="unanimous", weak_labels_prefill="on"),
+    )
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert (project.agreement_rule, project.weak_labels_prefill) == ("majority", False)
