@@ -404,6 +404,7 @@ def test_image_items_fit_and_zoom_and_multi_labels_toggle(page, live_server, ali
     page.keyboard.press("Enter")  # nothing ticked: "none of these"
     expect(page.locator("#lab-empty")).to_be_visible()
     expect(page.locator("#lab-empty")).to_contain_text("Nothing left for you in this project")
+    expect(page.locator("#lab-empty")).to_contain_text("2 items still need labels from other")
     expect(page.locator("#lab-empty-home")).to_be_focused()
     screenshot(page, "label-12-empty")
     eventually(

@@ -44,9 +44,16 @@ export function showEmpty() {
     else if (state.mode === "empty") emptyTimer = null;
   }, 60_000);
   const waiting = outbox.size();
+  const others = state.progress.project_remaining;
+  const theirs =
+    others === 1
+      ? " 1 item still needs a label from another rater."
+      : others
+        ? ` ${others.toLocaleString()} items still need labels from other raters.`
+        : "";
   els.emptyDetail.textContent = waiting
     ? `Your last ${plural(waiting, "label")} will be sent as soon as the connection allows.`
-    : "Every item you could label here is done or being labeled by others. Thank you!";
+    : `Every item you could label here is done or being labeled by others.${theirs} Thank you!`;
   els.emptyHome.focus();
 }
 
