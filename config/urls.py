@@ -3,6 +3,9 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.api.errors import api_not_found
+from core.lockout import LockoutAdminAuthenticationForm
+
+admin.site.login_form = LockoutAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -16,4 +19,7 @@ urlpatterns = [
     path("", include("projects.urls")),
 ]
 
+handler400 = "core.api.errors.bad_request"
+handler403 = "core.api.errors.permission_denied"
+handler404 = "core.api.errors.page_not_found"
 handler500 = "core.api.errors.server_error"

@@ -122,6 +122,15 @@ def _no_remaining_figure_from_an_earlier_test() -> None:
     progress._remaining_seen.clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_counts_from_an_earlier_test() -> None:
+    """Rate limits and sign-in failures are counted per user id, username and address, which
+    repeat from test to test."""
+    from django.core.cache import caches
+
+    caches["throttle"].clear()
+
+
 # --- background tasks ---------------------------------------------------------------------------
 
 

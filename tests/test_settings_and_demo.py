@@ -97,6 +97,24 @@ def test_local_settings_turn_debug_on() -> None:
     assert loaded(read_settings("config.settings.local"))["DEBUG"] is True
 
 
+def test_the_served_app_has_debug_off_unless_the_environment_turns_it_on() -> None:
+    """`make run` serves config.wsgi with gunicorn, with no variable set: DEBUG must be off
+    there (it shows tracebacks and settings), while manage.py's local settings keep it on."""
+
+    def served_debug(**env: str) -> bool:
+        result = subprocess.run(
+            [sys.executable, "-c",
+             "import config.wsgi; from django.conf import settings; print(settings.DEBUG)"],
+            cwd=BASE_DIR, env={"PATH": os.environ.get("PATH", ""), **env},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip() == "True"
+
+    assert served_debug() is False
+    assert served_debug(DEBUG="true") is True
+
+
 def test_production_refuses_to_start_without_a_secret_key() -> None:
     result = read_settings("config.settings.production", ALLOWED_HOSTS="accord.example.com")
 

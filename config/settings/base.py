@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that its deadline covers everything else (core/deadline.py).
+    "core.deadline.RequestDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,7 +196,17 @@ CACHES = {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
         }
-    )
+    ),
+    # Rate limits and sign-in failures, apart so that tests can clear them alone: in Redis, or in
+    # files under var/ as well.
+    "throttle": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "throttle-cache"),
+        }
+    ),
 }
 
 REST_FRAMEWORK = {
@@ -212,6 +224,24 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    # JSON bodies only (up to DATA_UPLOAD_MAX_MEMORY_SIZE); file uploads set their own parser.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # core/api/throttles.py. Claim and submit have their own rates instead of `user`.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.api.throttles.UserThrottle",
+        "core.api.throttles.AnonThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": os.environ.get("ACCORD_THROTTLE_USER", "50/s"),
+        "anon": os.environ.get("ACCORD_THROTTLE_ANON", "60/min"),
+        "claim": os.environ.get("ACCORD_THROTTLE_CLAIM", "30/s"),
+        "submit": os.environ.get("ACCORD_THROTTLE_SUBMIT", "30/s"),
+        "failed_token": os.environ.get("ACCORD_THROTTLE_FAILED_TOKEN", "30/min"),
+    },
+    # Client addresses (anonymous and failed-token limits, sign-in lockout) are REMOTE_ADDR
+    # unless this many trusted proxies in front add X-Forwarded-For.
+    "NUM_PROXIES": int(os.environ.get("ACCORD_NUM_PROXIES", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Accord API",
@@ -235,6 +265,15 @@ SPECTACULAR_SETTINGS = {
     # One name for a choice set used by several fields.
     "ENUM_NAME_OVERRIDES": {"RoleEnum": "projects.models.Role"},
 }
+
+# A request still running after this many seconds is stopped and answered 503 (JSON under
+# /api/): keep it below gunicorn's --timeout (120 s in the Makefile and the Dockerfile), which
+# kills the worker and leaves the client with no answer at all. 0 turns it off.
+ACCORD_REQUEST_DEADLINE_SECONDS = float(os.environ.get("ACCORD_REQUEST_DEADLINE_SECONDS", "100"))
+# Sign-in lockout (core/lockout.py).
+ACCORD_LOGIN_FAILURE_LIMIT = int(os.environ.get("ACCORD_LOGIN_FAILURE_LIMIT", "30"))
+ACCORD_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("ACCORD_LOGIN_LOCKOUT_SECONDS", "900"))
+CSRF_FAILURE_VIEW = "core.api.errors.csrf_failure"
 
 # Import limits. A file over these is rejected with a message naming the limit.
 ACCORD_IMPORT_MAX_BYTES = int(os.environ.get("ACCORD_IMPORT_MAX_BYTES", 512 * 1024 * 1024))

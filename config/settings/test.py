@@ -41,3 +41,20 @@ if not REDIS_URL:
 # each open a real connection to it instead of fighting over one shared in-memory connection.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{TEST_RUN}.sqlite3")}  # noqa: F405
+
+# Rate limits that no test reaches by accident; the throttle tests set low ones with
+# override_settings. Counted in this process's memory, cleared before each test (conftest.py).
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {
+        scope: "100000/s"
+        for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # type: ignore[attr-defined]  # noqa: F405
+    },
+}
+CACHES = {
+    **CACHES,  # noqa: F405
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "throttle",
+    },
+}

@@ -15,9 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.throttles import ClaimThrottle, SubmitThrottle
 from labeling import assignment, lead_assignment, services
 from labeling.api import serializers as s
-from labeling.errors import LabelingError, LeaseExpired
+from labeling.errors import InvalidValue, LabelingError, LeaseExpired
 from labeling.models import Assignment
 from labeling.progress import rater_progress, remaining_figures
 from labeling.selectors import rater_history
@@ -36,6 +37,8 @@ class LabelingConflict(exceptions.APIException):
         self.status_code = error.status
         super().__init__(detail=error.message, code=error.code)
         self.default_code = error.code
+        if isinstance(error, InvalidValue):
+            self.error_fields = {"value": [error.message]}
 
 
 def _raise(error: LabelingError) -> None:
@@ -84,6 +87,8 @@ class _HotView(_ProjectView):
 
 
 class ClaimView(_HotView):
+    throttle_classes = [ClaimThrottle]
+
     @extend_schema(request=s.ClaimInputSerializer, responses=s.ClaimOutputSerializer)
     def post(self, request: Request, project_pk: int) -> Response:
         """The rater's current item(s): their live leases and assignments first (a reload gets
@@ -116,6 +121,8 @@ class ClaimView(_HotView):
 
 
 class SubmitView(_HotView):
+    throttle_classes = [SubmitThrottle]
+
     @extend_schema(request=s.SubmitInputSerializer, responses=s.SubmitOutputSerializer)
     def post(self, request: Request, project_pk: int, item_pk: int) -> Response:
         """Label an item (or change the label). Retrying with the same client_id is safe. The

@@ -7,10 +7,53 @@ parameter.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import django_filters
+from django import forms
 from django.db.models import QuerySet
+from django_filters.fields import IsoDateTimeField
 
 from projects.models import Item, ItemStatus
+
+# PostgreSQL refuses offsets beyond +-15:59 ("time zone displacement out of range"); Python
+# accepts up to +-23:59.
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+
+
+class BoundedIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time that every database can compare: its offset within +-15:59 and its
+    instant within the years 1-9999 once in UTC (SQLite compares in UTC, and Python cannot
+    represent year 0 or 10000)."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed: datetime | None = super().to_python(value)
+        if parsed is None:
+            return None
+        offset = parsed.utcoffset()
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise forms.ValidationError(
+                "The time-zone offset is out of range: it must be within -15:59 and +15:59.",
+                code="invalid",
+            )
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(
+                "The date-time is out of range once in UTC.", code="invalid"
+            ) from None
+        return parsed
+
+
+class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = BoundedIsoDateTimeField
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number (NumberFilter takes any decimal, 1e999 and NaN included)."""
+
+    field_class = forms.IntegerField
 
 
 class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
@@ -32,16 +75,16 @@ class ItemFilter(django_filters.FilterSet):
     )
     is_gold = django_filters.BooleanFilter(field_name="is_gold", help_text="Leads only.")
     has_image = django_filters.BooleanFilter(method="filter_has_image")
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = BoundedIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="Created at or after (ISO 8601)."
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = BoundedIsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="Created before (ISO 8601)."
     )
     search = django_filters.CharFilter(
         field_name="text", lookup_expr="icontains", help_text="Text contains (any case)."
     )
-    import_job = django_filters.NumberFilter(field_name="import_job_id")
+    import_job = IdFilter(field_name="import_job_id", min_value=1)
 
     class Meta:
         model = Item

@@ -387,7 +387,9 @@ def test_a_bad_import_fails_with_errors_and_only_a_failed_job_is_retried(
 ):
     api, url = session_client(alice), f"{API}/projects/{project.pk}/imports/"
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post(url, {"file": upload("bad.jsonl", b"{nope\n"), "format": "jsonl"})
+        response = api.post(
+            url, {"file": upload("bad.jsonl", b"{nope\n"), "format": "jsonl"}, format="multipart"
+        )
     assert response.status_code == 201, response.content
     job_id = response.json()["id"]
     failed = api.get(f"{url}{job_id}/").json()
@@ -400,13 +402,13 @@ def test_a_bad_import_fails_with_errors_and_only_a_failed_job_is_retried(
 
 def test_an_import_rejected_before_reading_is_a_400_and_no_job(project, alice):
     api, url = session_client(alice), f"{API}/projects/{project.pk}/imports/"
-    assert_error(api.post(url, {"file": upload("empty.csv", b"")}), 400, message="empty")
-    assert_error(
-        api.post(url, {"file": upload("photos.zip", b"PK\x03\x04")}), 400, message="labels text"
-    )
-    assert_error(
-        api.post(url, {"file": upload("a.csv", b"key\n"), "format": "xml"}), 400, message="format"
-    )
+
+    def post(data: dict[str, Any]) -> Any:
+        return api.post(url, data, format="multipart")
+
+    assert_error(post({"file": upload("empty.csv", b"")}), 400, message="empty")
+    assert_error(post({"file": upload("photos.zip", b"PK\x03\x04")}), 400, message="labels text")
+    assert_error(post({"file": upload("a.csv", b"key\n"), "format": "xml"}), 400, message="format")
     assert not ImportJob.objects.exists()
 
 
@@ -474,8 +476,10 @@ def test_every_error_is_json_with_a_message(project, alice, mallory):
     assert_error(response, 400, message="JSON parse error")
     error = assert_error(api.post(f"{API}/projects/", {}, format="json"), 400, message="name")
     assert error["fields"] == {"name": ["This field is required."]}
-    response = api.post(f"{API}/projects/{project.pk}/imports/", {"x": 1}, format="json")
+    response = api.post(f"{API}/projects/{project.pk}/imports/", {"x": 1}, format="multipart")
     assert_error(response, 400, message="file")
+    response = api.post(f"{API}/projects/{project.pk}/imports/", {"x": 1}, format="json")
+    assert_error(response, 415, message="application/json")
 
 
 def test_an_unexpected_failure_is_a_json_500(alice, monkeypatch):

@@ -6,11 +6,11 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.parsers import UploadParser
 from projects.api import serializers as s
 from projects.api.permissions import (
     IsProjectLead,
@@ -35,7 +35,8 @@ from projects.services.imports import import_job_create, import_job_retry
 class ImportJobViewSet(ProjectNestedMixin, viewsets.GenericViewSet[ImportJob]):
     permission_classes = [IsAuthenticated, IsProjectLead]
     serializer_class = s.ImportJobSerializer
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    # Only create takes a body, and that is a file.
+    parser_classes = [UploadParser]
 
     def get_queryset(self) -> Any:
         if self.is_schema_view():

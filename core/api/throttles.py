@@ -1,0 +1,88 @@
+"""Rate limits of the API, kept in the "throttle" cache (Redis when REDIS_URL is set, shared by
+every process; files under var/ otherwise).
+
+The rates are settings (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], each from an environment
+variable) read at each request, so that a test can change them with override_settings.
+A refused request is a 429 JSON error with Retry-After.
+
+- `user`, `anon`: every API request of a signed-in caller, per user; of an anonymous one, per
+  address.
+- `claim`, `submit`: the labeling hot path, per user, instead of `user`: generous, since a
+  keyboard-fast rater submits several items a second and the benchmark's raters more.
+- `failed_token`: Authorization headers with an unknown or revoked token, per address; past the
+  rate, every token from that address is refused until the window has passed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import BaseCache, caches
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class CacheRateThrottle(SimpleRateThrottle):
+    """DRF's sliding-window throttle on the "throttle" cache, with the rate read per request."""
+
+    num_requests: int
+    duration: int
+
+    @property
+    def cache(self) -> BaseCache:  # type: ignore[override]
+        return caches["throttle"]
+
+    def get_rate(self) -> str | None:
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
+        return None if rate is None else str(rate)
+
+
+class UserThrottle(CacheRateThrottle):
+    scope = "user"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not request.user or not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class AnonThrottle(CacheRateThrottle):
+    scope = "anon"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if request.user and request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ClaimThrottle(UserThrottle):
+    scope = "claim"
+
+
+class SubmitThrottle(UserThrottle):
+    scope = "submit"
+
+
+class FailedTokenThrottle(CacheRateThrottle):
+    """Counts failures only: `refuses` looks without counting, `record_failure` counts one."""
+
+    scope = "failed_token"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def refuses(self, request: Request) -> bool:
+        if self.rate is None:
+            return False
+        self.key = self.get_cache_key(request, None)
+        self.now = self.timer()
+        self.history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
+        return len(self.history) >= self.num_requests
+
+    def record_failure(self, request: Request) -> None:
+        if self.rate is None:
+            return
+        self.refuses(request)
+        self.history.insert(0, self.now)
+        self.cache.set(self.key, self.history, self.duration)
