@@ -1,16 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.api.errors import api_not_found
+from core.api.schema_views import SchemaDocsView, SchemaView
 from core.lockout import LockoutAdminAuthenticationForm
 
 admin.site.login_form = LockoutAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", SchemaDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
     # Last of the API: an unknown path under /api/ answers JSON, like every API error.
     re_path(r"^api/", api_not_found),

@@ -89,6 +89,11 @@ class LockoutMixin:
 class LockoutAuthenticationForm(LockoutMixin, AuthenticationForm):
     """The sign-in page's form."""
 
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That username and password do not match. Try again.",
+    }
+
 
 class LockoutAdminAuthenticationForm(LockoutMixin, AdminAuthenticationForm):
     """The admin's sign-in form."""

@@ -218,7 +218,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.json_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -263,7 +263,10 @@ SPECTACULAR_SETTINGS = {
     # The schema and its docs page are public and the same for everyone: they read no credentials.
     "SERVE_AUTHENTICATION": [],
     # One name for a choice set used by several fields.
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "projects.models.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "projects.models.Role",
+        "ItemStatusEnum": "projects.models.ItemStatus",
+    },
 }
 
 # A request still running after this many seconds is stopped and answered 503 (JSON under

@@ -69,8 +69,9 @@ class MemberViewSet(ProjectNestedMixin, viewsets.GenericViewSet[Membership]):
 
     def update(self, request: Request, project_pk: int, pk: int, partial: bool = False) -> Response:
         membership = self.get_object()
-        data = valid(s.MemberUpdateInputSerializer, request.data)
-        membership = membership_set(project=self.get_project(), user=membership.user, **data)
+        data = valid(s.MemberUpdateInputSerializer, request.data, partial=partial)
+        if data:  # PATCH {} changes nothing, as for every other resource
+            membership = membership_set(project=self.get_project(), user=membership.user, **data)
         return Response(s.MemberSerializer(membership).data)
 
     def partial_update(self, request: Request, project_pk: int, pk: int) -> Response:

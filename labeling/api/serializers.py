@@ -20,6 +20,12 @@ def rater_data(item: Item, fields: list[str]) -> dict[str, Any]:
     return {name: data[name] for name in fields if name in data}
 
 
+def file_url(route: str, item: Item) -> str:
+    """The API's route to the item's image: a token client may fetch it, and so may the
+    labeling page with its session."""
+    return reverse(route, kwargs={"project_pk": item.project_id, "pk": item.pk})
+
+
 class LabelingItemSerializer(serializers.Serializer):
     """An item as a rater sees it. Give the project's `rater_fields` in the context."""
 
@@ -38,10 +44,10 @@ class LabelingItemSerializer(serializers.Serializer):
         return rater_data(item, self.context.get("rater_fields", []))
 
     def get_image_url(self, item: Item) -> str | None:
-        return reverse("item-image", args=[item.pk]) if item.image_id else None
+        return file_url("api-item-image", item) if item.image_id else None
 
     def get_thumbnail_url(self, item: Item) -> str | None:
-        return reverse("item-thumbnail", args=[item.pk]) if item.image_id else None
+        return file_url("api-item-thumbnail", item) if item.image_id else None
 
     def get_width(self, item: Item) -> int | None:
         return item.image.width if item.image is not None else None
@@ -96,8 +102,8 @@ def hold_data(hold: Any, rater_fields: list[str]) -> dict[str, Any]:
             "key": item.key,
             "text": item.text,
             "data": rater_data(item, rater_fields),
-            "image_url": reverse("item-image", args=[item.pk]) if image else None,
-            "thumbnail_url": reverse("item-thumbnail", args=[item.pk]) if image else None,
+            "image_url": file_url("api-item-image", item) if image else None,
+            "thumbnail_url": file_url("api-item-thumbnail", item) if image else None,
             "width": image.width if image else None,
             "height": image.height if image else None,
         },
@@ -233,6 +239,10 @@ class HistoryEntrySerializer(serializers.Serializer):
             "value": entry.annotation.value if entry.annotation else None,
             "skipped": entry.annotation is None,
         }
+
+
+class HistoryOutputSerializer(serializers.Serializer):
+    items = HistoryEntrySerializer(many=True, help_text="Newest first.")
 
 
 class AssignInputSerializer(serializers.Serializer):

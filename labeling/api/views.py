@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.schema import error_responses
 from core.api.throttles import ClaimThrottle, SubmitThrottle
 from labeling import assignment, lead_assignment, services
 from labeling.api import serializers as s
@@ -123,7 +124,16 @@ class ClaimView(_HotView):
 class SubmitView(_HotView):
     throttle_classes = [SubmitThrottle]
 
-    @extend_schema(request=s.SubmitInputSerializer, responses=s.SubmitOutputSerializer)
+    @extend_schema(
+        request=s.SubmitInputSerializer,
+        responses={
+            201: OpenApiResponse(s.SubmitOutputSerializer, description="A new label."),
+            200: OpenApiResponse(
+                s.SubmitOutputSerializer, description="A changed label, or a replayed submit."
+            ),
+            **error_responses(409),
+        },
+    )
     def post(self, request: Request, project_pk: int, item_pk: int) -> Response:
         """Label an item (or change the label). Retrying with the same client_id is safe. The
         rater's counts come with the next claim (or from progress/)."""
@@ -144,7 +154,10 @@ class SubmitView(_HotView):
 
 
 class SkipView(_ProjectView):
-    @extend_schema(request=s.SkipInputSerializer, responses=s.HoldAssignmentSerializer)
+    @extend_schema(
+        request=s.SkipInputSerializer,
+        responses={200: s.HoldAssignmentSerializer, **error_responses(409)},
+    )
     def post(self, request: Request, project_pk: int, item_pk: int) -> Response:
         """Pass on an item: it goes back to the queue for others, never again to this rater."""
         data = s.SkipInputSerializer(data=request.data)
@@ -162,7 +175,9 @@ class SkipView(_ProjectView):
 
 
 class RenewView(_ProjectView):
-    @extend_schema(request=None, responses=s.HoldAssignmentSerializer)
+    @extend_schema(
+        request=None, responses={200: s.HoldAssignmentSerializer, **error_responses(409)}
+    )
     def post(self, request: Request, project_pk: int, item_pk: int) -> Response:
         """Extend the rater's live lease on the item; 409 if it has expired."""
         project = self.project()
@@ -177,9 +192,7 @@ class RenewView(_ProjectView):
 
 
 class HistoryView(_ProjectView):
-    @extend_schema(
-        parameters=[s.HistoryQuerySerializer], responses=s.HistoryEntrySerializer(many=True)
-    )
+    @extend_schema(parameters=[s.HistoryQuerySerializer], responses=s.HistoryOutputSerializer)
     def get(self, request: Request, project_pk: int) -> Response:
         """The caller's own past items, newest first, with their own label (for going back)."""
         query = s.HistoryQuerySerializer(data=request.query_params)

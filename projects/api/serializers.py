@@ -188,6 +188,9 @@ class ImageSerializer(serializers.ModelSerializer[ImageBlob]):
         read_only_fields = fields
 
 
+LEADS = "Leads only: absent for raters."
+
+
 class ItemSerializer(serializers.ModelSerializer[Item]):
     """An item as a rater sees it: its content only. Nothing about gold, and neither status nor
     counts: gold items, outside k, would stand out by their counts, and `agreed` / `conflict`
@@ -229,6 +232,21 @@ class ItemLeadSerializer(ItemSerializer):
             "gold_value",
         ]  # fmt: skip
         read_only_fields = fields
+
+
+class ItemAnyRoleSerializer(ItemSerializer):
+    """The schema's account of an item (never used to serialize): a rater's fields, which every
+    caller gets, and a lead's, which only leads get and so are not required."""
+
+    status = serializers.ChoiceField(choices=ItemStatus.choices, required=False, help_text=LEADS)
+    slots_taken = serializers.IntegerField(required=False, help_text=LEADS)
+    annotation_count = serializers.IntegerField(required=False, help_text=LEADS)
+    is_gold = serializers.BooleanField(required=False, help_text=LEADS)
+    gold_value = serializers.JSONField(required=False, allow_null=True, help_text=LEADS)
+
+    class Meta(ItemSerializer.Meta):
+        fields = ItemLeadSerializer.Meta.fields
+        read_only_fields = ItemSerializer.Meta.fields
 
 
 class ItemUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):

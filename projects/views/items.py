@@ -6,17 +6,11 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Substr
-from django.http import (
-    FileResponse,
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseBase,
-    HttpResponseNotModified,
-)
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from core.http import immutable_file_response
 from projects.forms import ItemFilterForm
 from projects.models import Item
 from projects.selectors import project_role
@@ -113,13 +107,7 @@ def _item_file(request: HttpRequest, item_id: int, *, thumbnail: bool) -> HttpRe
         raise Http404("This item has no image.")
     blob_file = item.image.thumbnail if thumbnail else item.image.file
     etag = f'"{item.image.sha256}{"-t" if thumbnail else ""}"'
-    if request.headers.get("If-None-Match") == etag:
-        response: HttpResponseBase = HttpResponseNotModified()
-    else:
-        try:
-            response = FileResponse(blob_file.open("rb"))
-        except (FileNotFoundError, ValueError) as error:
-            raise Http404("The image file is missing.") from error
-    response["ETag"] = etag
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    try:
+        return immutable_file_response(request, etag=etag, open_file=lambda: blob_file.open("rb"))
+    except (FileNotFoundError, ValueError) as error:
+        raise Http404("The image file is missing.") from error

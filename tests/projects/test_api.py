@@ -170,7 +170,7 @@ def test_adding_an_unknown_user_or_removing_the_last_lead_is_a_400(project, alic
 
 def test_lead_replaces_the_label_schema_keeping_ids_by_value(project, alice):
     api, url = session_client(alice), f"{API}/projects/{project.pk}/labels/"
-    before = {label["value"]: label["id"] for label in api.get(url).json()}
+    before = {label["value"]: label["id"] for label in api.get(url).json()["results"]}
     response = api.put(
         url,
         [
@@ -216,7 +216,9 @@ def test_lead_adds_edits_moves_and_removes_single_labels(project, alice):
     )
     assert_error(api.patch(f"{url}{label_id}/", {"hotkey": "1"}, format="json"), 400)
     assert api.delete(f"{url}{label_id}/").status_code == 204
-    assert [lb["value"] for lb in api.get(url).json()] == ["positive", "negative", "neutral"]
+    listed = api.get(url).json()
+    assert [lb["value"] for lb in listed["results"]] == ["positive", "negative", "neutral"]
+    assert listed["next"] is None
 
 
 # --- items -------------------------------------------------------------------------------------
@@ -273,7 +275,7 @@ def test_items_cursor_pagination_walks_every_item_once_newest_first(project, ali
         make_items(project, 1, prefix=f"late{pages}")
     assert pages == 3
     assert len(seen) == len(set(seen)) == 25 and seen == sorted(seen, reverse=True)
-    assert_error(api.get(f"{API}/projects/{project.pk}/items/?cursor=garbage"), 404)
+    assert_error(api.get(f"{API}/projects/{project.pk}/items/?cursor=garbage"), 400)
 
 
 def test_gold_answers_are_hidden_from_raters(project, items, alice, bob):
@@ -422,7 +424,7 @@ def test_token_create_use_and_revoke(project, alice):
     created = response.json()
     secret = created["secret"]
     assert secret.startswith("acc_") and secret.startswith(created["prefix"])
-    listed = api.get(f"{API}/tokens/").json()
+    listed = api.get(f"{API}/tokens/").json()["results"]
     assert [t["name"] for t in listed] == ["nightly export"]
     assert "secret" not in listed[0] and secret not in str(listed)
     assert secret not in str(ApiToken.objects.values())
@@ -444,14 +446,14 @@ def test_token_create_use_and_revoke(project, alice):
     response = pipeline.get(f"{API}/projects/{project.pk}/items/")
     assert_error(response, 401, message="revoked")
     assert response["WWW-Authenticate"] == "Token"
-    assert api.get(f"{API}/tokens/").json()[0]["is_active"] is False
+    assert api.get(f"{API}/tokens/").json()["results"][0]["is_active"] is False
 
 
 def test_tokens_are_private_to_their_owner(alice, bob):
     token, _ = ApiToken.objects.get_or_create(user=alice, name="t", prefix="acc_x", key_hash="h")
     assert_error(session_client(bob).get(f"{API}/tokens/{token.pk}/"), 404)
     assert_error(session_client(bob).post(f"{API}/tokens/{token.pk}/revoke/"), 404)
-    assert session_client(bob).get(f"{API}/tokens/").json() == []
+    assert session_client(bob).get(f"{API}/tokens/").json()["results"] == []
     response = session_client(alice).post(f"{API}/tokens/{token.pk}/revoke/")
     assert response.status_code == 200 and response.json()["revoked_at"]
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse, HttpResponseBase, HttpResponseNotModified
+from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http import immutable_file_response
 from projects.api import serializers as s
 from projects.api.filters import ItemFilter
 from projects.api.permissions import PIPELINE, IsProjectLeadOrReadOnlyMember
@@ -21,6 +22,9 @@ from projects.models import Item, Role, TokenScope
 from projects.services.items import item_update
 
 FILE_ACTIONS = ("image", "thumbnail")
+NOT_MODIFIED = OpenApiResponse(
+    description="If-None-Match names the current ETag (weak tags, lists and * count too)."
+)
 
 
 # --- items -------------------------------------------------------------------------------------
@@ -29,11 +33,11 @@ FILE_ACTIONS = ("image", "thumbnail")
 @extend_schema_view(
     list=extend_schema(
         summary="Items of the project, filtered, newest first, by cursor",
-        responses=s.ItemLeadSerializer(many=True),
+        responses=s.ItemAnyRoleSerializer(many=True),
         description="Raters get the same items without status, counts, `is_gold` and "
         "`gold_value`, and may not filter by `is_gold` or `status`.",
     ),
-    retrieve=extend_schema(summary="One item", responses=s.ItemLeadSerializer),
+    retrieve=extend_schema(summary="One item", responses=s.ItemAnyRoleSerializer),
     partial_update=extend_schema(
         summary="Set an item's priority or gold answer (lead)",
         request=s.ItemUpdateInputSerializer,
@@ -87,14 +91,14 @@ class ItemViewSet(ProjectNestedMixin, viewsets.GenericViewSet[Item]):
 
     @extend_schema(
         summary="The item's image, as stored",
-        responses={(200, "image/*"): OpenApiTypes.BINARY},
+        responses={(200, "image/*"): OpenApiTypes.BINARY, 304: NOT_MODIFIED},
     )
     def image(self, request: Request, project_pk: int, pk: int) -> HttpResponseBase:
         return self._file(thumbnail=False)
 
     @extend_schema(
         summary="The item's thumbnail (PNG or JPEG)",
-        responses={(200, "image/*"): OpenApiTypes.BINARY},
+        responses={(200, "image/*"): OpenApiTypes.BINARY, 304: NOT_MODIFIED},
     )
     def thumbnail(self, request: Request, project_pk: int, pk: int) -> HttpResponseBase:
         return self._file(thumbnail=True)
@@ -105,13 +109,10 @@ class ItemViewSet(ProjectNestedMixin, viewsets.GenericViewSet[Item]):
         if blob is None:
             raise exceptions.NotFound("This item has no image.")
         etag = f'"{blob.sha256}{"-t" if thumbnail else ""}"'
-        if self.request.headers.get("If-None-Match") == etag:
-            response: HttpResponseBase = HttpResponseNotModified()
-        else:
-            try:
-                response = FileResponse((blob.thumbnail if thumbnail else blob.file).open("rb"))
-            except (FileNotFoundError, ValueError) as error:
-                raise exceptions.NotFound("The image file is missing.") from error
-        response["ETag"] = etag
-        response["Cache-Control"] = "private, max-age=86400"
-        return response
+        stored = blob.thumbnail if thumbnail else blob.file
+        try:
+            return immutable_file_response(
+                self.request, etag=etag, open_file=lambda: stored.open("rb")
+            )
+        except (FileNotFoundError, ValueError) as error:
+            raise exceptions.NotFound("The image file is missing.") from error

@@ -10,6 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.pagination import DefaultCursorPagination
 from projects.api import serializers as s
 from projects.api.permissions import (
     IsProjectLeadOrReadOnlyMember,
@@ -24,6 +25,12 @@ from projects.services.projects import (
 )
 
 # --- labels ------------------------------------------------------------------------------------
+
+
+class LabelPagination(DefaultCursorPagination):
+    """In schema order; labels that share a position follow by id."""
+
+    ordering = ("position", "id")
 
 
 @extend_schema_view(
@@ -47,13 +54,13 @@ from projects.services.projects import (
     destroy=extend_schema(summary="Remove a label from the schema (lead)", responses=NO_CONTENT),
 )
 class LabelViewSet(ProjectNestedMixin, viewsets.GenericViewSet[Label]):
-    """The label schema is small and ordered, so its list is not paginated."""
+    """A cursor page like every list of the API, though one page (100) holds most schemas."""
 
     permission_classes = [IsAuthenticated, IsProjectLeadOrReadOnlyMember]
     # A pipeline reading items needs the schema their labels come from.
     project_token_scopes = {"GET": TokenScope.ITEMS_READ}
     serializer_class = s.LabelSerializer
-    pagination_class = None
+    pagination_class = LabelPagination
 
     def get_queryset(self) -> Any:
         if self.is_schema_view():
@@ -61,7 +68,8 @@ class LabelViewSet(ProjectNestedMixin, viewsets.GenericViewSet[Label]):
         return Label.objects.filter(project_id=self.kwargs["project_pk"]).select_related("project")
 
     def list(self, request: Request, project_pk: int) -> Response:
-        return Response(s.LabelSerializer(self.get_queryset(), many=True).data)
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(s.LabelSerializer(page, many=True).data)
 
     def create(self, request: Request, project_pk: int) -> Response:
         data = valid(s.LabelInputSerializer, request.data)

@@ -57,7 +57,10 @@ class ProjectListQuerySerializer(serializers.Serializer[dict[str, str]]):
         summary="Projects I am a member of (superusers: all), archived ones left out",
         parameters=[ProjectListQuerySerializer],
     ),
-    retrieve=extend_schema(summary="A project with its labels and items counted by status"),
+    retrieve=extend_schema(
+        summary="A project with its labels and items counted by status",
+        responses=s.ProjectDetailSerializer,
+    ),
     create=extend_schema(
         summary="Create a project; the caller becomes its lead",
         request=s.ProjectCreateInputSerializer,

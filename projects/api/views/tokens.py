@@ -55,7 +55,6 @@ class ApiTokenViewSet(viewsets.GenericViewSet[ApiToken]):
 
     permission_classes = [IsAuthenticated]
     serializer_class = s.ApiTokenSerializer
-    pagination_class = None
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
@@ -68,7 +67,8 @@ class ApiTokenViewSet(viewsets.GenericViewSet[ApiToken]):
         return super().get_permissions()
 
     def list(self, request: Request) -> Response:
-        return Response(s.ApiTokenSerializer(self.get_queryset(), many=True).data)
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(s.ApiTokenSerializer(page, many=True).data)
 
     def create(self, request: Request) -> Response:
         data = valid(s.ApiTokenCreateInputSerializer, request.data)
