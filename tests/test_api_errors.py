@@ -188,3 +188,44 @@ def test_a_page_past_the_deadline_is_a_503_and_the_next_request_is_unaffected(
     settings.ACCORD_REQUEST_DEADLINE_SECONDS = 0.2
     assert session_client(alice).get(f"{API}/me/").status_code == 200
     time.sleep(0.3)  # the timer was disarmed: no stray alarm lands in the test
+
+
+def test_a_repeated_query_parameter_is_a_400_naming_it(project, alice):
+    response = session_client(alice).get(
+        f"{API}/projects/{project.pk}/items/?is_gold=true&is_gold=&status=open"
+    )
+    error = assert_json_error(response, 400, message="is_gold: Given more than once")
+    assert list(error["fields"]) == ["is_gold"]
+
+
+@pytest.mark.parametrize("value", ["null", "yes", "2"])
+def test_a_boolean_filter_takes_true_or_false_only(project, alice, value):
+    response = session_client(alice).get(f"{API}/projects/{project.pk}/items/", {"is_gold": value})
+    assert_json_error(response, 400, message="is_gold")
+
+
+@pytest.mark.parametrize("page_size", ["0", "-1", "null", "²"])
+def test_a_page_size_that_is_not_a_whole_number_from_1_is_a_400(project, alice, page_size):
+    response = session_client(alice).get(f"{API}/projects/", {"page_size": page_size})
+    assert_json_error(response, 400, message="page_size")
+
+
+def test_options_describes_a_view_without_failing_on_a_list_route(project, alice):
+    response = session_client(alice).options(f"{API}/projects/{project.pk}/labels/")
+    assert response.status_code == 200 and "actions" not in response.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": 5}, "name"),
+        ({"name": "x", "raters_per_item": "2"}, "raters_per_item"),
+        ({"name": "x", "weak_labels_prefill": "true"}, "weak_labels_prefill"),
+        ({"name": "x", "gold_rate": "0.5"}, "gold_rate"),
+        ({"name": "x", "labels": [{"value": "a", "hotkey": 1}]}, "labels"),
+    ],
+)
+def test_json_values_of_the_wrong_type_are_refused_not_coerced(alice, body, field):
+    response = session_client(alice).post(f"{API}/projects/", body)
+    error = assert_json_error(response, 400)
+    assert field in error["fields"], error

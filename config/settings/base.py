@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.api.middleware.SingleValuedQueryMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -227,6 +228,7 @@ REST_FRAMEWORK = {
     # JSON bodies only (up to DATA_UPLOAD_MAX_MEMORY_SIZE); file uploads set their own parser.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_METADATA_CLASS": "core.api.metadata.PlainMetadata",
     # core/api/throttles.py. Claim and submit have their own rates instead of `user`.
     "DEFAULT_THROTTLE_CLASSES": [
         "core.api.throttles.UserThrottle",

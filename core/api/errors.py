@@ -26,9 +26,19 @@ from core.errors import Conflict
 API_PREFIX = "/api/"
 
 
-def error_response(status_code: int, code: str, message: str, **headers: str) -> JsonResponse:
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    *,
+    fields: dict[str, list[str]] | None = None,
+    **headers: str,
+) -> JsonResponse:
     """An API error answered outside DRF, in the same shape."""
-    response = JsonResponse({"error": {"code": code, "message": message}}, status=status_code)
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields is not None:
+        body["fields"] = fields
+    response = JsonResponse({"error": body}, status=status_code)
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response

@@ -30,5 +30,29 @@ class DefaultCursorPagination(CursorPagination):
             raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
         return cursor
 
+    def get_page_size(self, request: Request) -> int:
+        """`page_size` as given, up to max_page_size; one that is not a whole number from 1 up
+        is a 400 (DRF would quietly use the default)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+            raise ValidationError(
+                {self.page_size_query_param: ["A whole number from 1 up is required."]}
+            )
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = (
+                    f"Results per page, {self.page_size} by default; more than "
+                    f"{self.max_page_size} is read as {self.max_page_size}."
+                )
+        return parameters
+
     def _numeric(self, position: Any) -> bool:
-        return str(position).lstrip("-").isdigit()
+        digits = str(position).removeprefix("-")
+        return digits.isascii() and digits.isdigit()

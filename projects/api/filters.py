@@ -50,6 +50,33 @@ class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = BoundedIsoDateTimeField
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """true or false (1 or 0); absent or empty is no filter. Django's own field reads any other
+    text ("null", "yes please") as no filter, which hides a client's mistake."""
+
+    widget = forms.TextInput  # the text as sent: the usual widgets map unknown text to None
+
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]
+        if value in (None, ""):
+            return None
+        if value in ("true", "True", "1"):
+            return True
+        if value in ("false", "False", "0"):
+            return False
+        raise forms.ValidationError("Expected true or false.", code="invalid")
+
+    def validate(self, value: Any) -> None:
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.TextInput)
+        super().__init__(*args, **kwargs)
+
+
 class IdFilter(django_filters.NumberFilter):
     """A row id: a whole number (NumberFilter takes any decimal, 1e999 and NaN included)."""
 
@@ -73,8 +100,8 @@ class ItemFilter(django_filters.FilterSet):
     key__in = CharInFilter(
         field_name="key", lookup_expr="in", help_text="Several keys, comma-separated."
     )
-    is_gold = django_filters.BooleanFilter(field_name="is_gold", help_text="Leads only.")
-    has_image = django_filters.BooleanFilter(method="filter_has_image")
+    is_gold = StrictBooleanFilter(field_name="is_gold", help_text="Leads only.")
+    has_image = StrictBooleanFilter(method="filter_has_image")
     created_after = BoundedIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="Created at or after (ISO 8601)."
     )
@@ -84,7 +111,7 @@ class ItemFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         field_name="text", lookup_expr="icontains", help_text="Text contains (any case)."
     )
-    import_job = IdFilter(field_name="import_job_id", min_value=1)
+    import_job = IdFilter(field_name="import_job_id")
 
     class Meta:
         model = Item

@@ -14,6 +14,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.strict import StrictJsonInput
 from core.jobs.api import JOB_FIELDS, JobSerializerMixin
 from projects.markdown import render_markdown
 from projects.models import (
@@ -43,7 +44,7 @@ class LabelSerializer(serializers.ModelSerializer[Label]):
         read_only_fields = fields
 
 
-class LabelInputSerializer(serializers.Serializer[dict[str, Any]]):
+class LabelInputSerializer(StrictJsonInput, serializers.Serializer[dict[str, Any]]):
     value = serializers.CharField(max_length=100)
     display_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     color = serializers.CharField(max_length=7, required=False, allow_blank=True)
@@ -53,7 +54,7 @@ class LabelInputSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
 
-class LabelUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
+class LabelUpdateInputSerializer(StrictJsonInput, serializers.Serializer[dict[str, Any]]):
     value = serializers.CharField(max_length=100, required=False, help_text="Cannot change.")
     display_name = serializers.CharField(max_length=200, required=False)
     color = serializers.CharField(max_length=7, required=False)
@@ -112,7 +113,7 @@ class ProjectDetailSerializer(ProjectSerializer):
         return self.context["item_counts"]
 
 
-class ProjectInputSerializer(serializers.ModelSerializer[Project]):
+class ProjectInputSerializer(StrictJsonInput, serializers.ModelSerializer[Project]):
     """Project settings as a client sends them; the services check the rules across fields."""
 
     rater_fields = serializers.ListField(
@@ -151,7 +152,7 @@ class MemberSerializer(serializers.ModelSerializer[Membership]):
         read_only_fields = fields
 
 
-class MemberAddInputSerializer(serializers.Serializer[dict[str, Any]]):
+class MemberAddInputSerializer(StrictJsonInput, serializers.Serializer[dict[str, Any]]):
     """Name the user by `username` or by `user_id` (one of them)."""
 
     username = serializers.CharField(required=False)
@@ -174,7 +175,7 @@ class MemberAddInputSerializer(serializers.Serializer[dict[str, Any]]):
         return attrs
 
 
-class MemberUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
+class MemberUpdateInputSerializer(StrictJsonInput, serializers.Serializer[dict[str, Any]]):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
@@ -249,7 +250,7 @@ class ItemAnyRoleSerializer(ItemSerializer):
         read_only_fields = ItemSerializer.Meta.fields
 
 
-class ItemUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
+class ItemUpdateInputSerializer(StrictJsonInput, serializers.Serializer[dict[str, Any]]):
     priority = serializers.FloatField(required=False)
     gold_value = serializers.JSONField(
         required=False, allow_null=True,
@@ -302,7 +303,7 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
         read_only_fields = fields
 
 
-class ApiTokenCreateInputSerializer(serializers.Serializer[dict[str, Any]]):
+class ApiTokenCreateInputSerializer(StrictJsonInput, serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField(max_length=100, help_text="What uses it, e.g. 'nightly export'.")
 
 

@@ -252,8 +252,9 @@ def test_the_hand_built_answers_match_their_documented_serializers(project, bob)
     [
         ({"hold": 4}, "hold", "less than or equal to 3"),
         ({"hold": 0}, "hold", "greater than or equal to 1"),
-        ({"hold": "two"}, "hold", "valid integer"),
-        ({"hold": True}, "hold", "valid integer"),
+        ({"hold": "two"}, "hold", "whole number"),
+        ({"hold": "2"}, "hold", "whole number"),  # a JSON number, as the schema says
+        ({"hold": True}, "hold", "whole number"),
     ],
 )
 def test_a_bad_claim_names_the_field(project, bob, body, field, message):
@@ -291,15 +292,18 @@ def test_a_bad_submit_names_the_field_and_stores_nothing(project, bob, body, fie
     )
 
 
-def test_whole_floats_and_integer_uuids_are_read_as_drf_reads_them(project, bob):
+def test_whole_floats_are_whole_numbers_but_other_json_types_are_refused(project, bob):
     make_items(project, 2)
     api = client_for(bob)
     body = api.post(url(project, "claim/"), {"hold": 2.0}, format="json").json()
     assert len(body["items"]) == 2
     item_id = body["items"][0]["item"]["id"]
     client_id = uuid.uuid4()
-    response = api.post(url(project, f"items/{item_id}/submit/"),
-                        {"value": "positive", "client_id": client_id.int, "time_spent_ms": 1500.0},
+    submit_url = url(project, f"items/{item_id}/submit/")
+    as_integer = api.post(submit_url, {"value": "positive", "client_id": client_id.int})
+    assert as_integer.json()["error"]["fields"]["client_id"] == ["Must be a valid UUID."]
+    response = api.post(submit_url,
+                        {"value": "positive", "client_id": str(client_id), "time_spent_ms": 1500.0},
                         format="json")  # fmt: skip
     assert response.status_code == 201, response.content
     assert response.json()["annotation"]["client_id"] == str(client_id)

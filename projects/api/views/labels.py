@@ -60,7 +60,11 @@ class LabelViewSet(ProjectNestedMixin, viewsets.GenericViewSet[Label]):
     # A pipeline reading items needs the schema their labels come from.
     project_token_scopes = {"GET": TokenScope.ITEMS_READ}
     serializer_class = s.LabelSerializer
-    pagination_class = LabelPagination
+
+    @property
+    def pagination_class(self) -> type[LabelPagination] | None:  # type: ignore[override]
+        """Pages for the list; PUT on the list answers the whole new schema."""
+        return None if getattr(self, "action", None) == "replace" else LabelPagination
 
     def get_queryset(self) -> Any:
         if self.is_schema_view():

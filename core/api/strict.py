@@ -1,0 +1,72 @@
+"""JSON input taken at its word: a field the schema calls a string takes a JSON string, an integer
+a JSON number, a boolean true or false. DRF's fields coerce ("5" for 5, 5 for "5", "yes" for
+true), so the schema and the API would disagree about what is valid, and a client's type slip
+would pass unnoticed. Form bodies (all text) are left to DRF's own parsing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import QueryDict
+from rest_framework import serializers
+
+# (field class, JSON type name, whether a value has that type), most specific first.
+_JSON_TYPES: list[tuple[type[serializers.Field[Any, Any, Any, Any]], str, Any]] = [
+    (serializers.BooleanField, "true or false", lambda v: isinstance(v, bool)),
+    (
+        serializers.IntegerField,
+        "a whole number",
+        lambda v: (
+            not isinstance(v, bool)
+            and (isinstance(v, int) or (isinstance(v, float) and v.is_integer()))
+        ),
+    ),
+    (
+        serializers.FloatField,
+        "a number",
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    ),
+    (
+        serializers.DecimalField,
+        "a number",
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    ),
+    (serializers.MultipleChoiceField, "a list", lambda v: isinstance(v, list)),
+    (serializers.ChoiceField, "a string", lambda v: isinstance(v, str)),
+    (serializers.CharField, "a string", lambda v: isinstance(v, str)),
+    (serializers.UUIDField, "a string", lambda v: isinstance(v, str)),
+    (serializers.ListField, "a list", lambda v: isinstance(v, list)),
+    (serializers.ListSerializer, "a list", lambda v: isinstance(v, list)),
+    (serializers.DictField, "an object", lambda v: isinstance(v, dict)),
+    (serializers.Serializer, "an object", lambda v: isinstance(v, dict)),
+]
+
+
+def json_type_problem(field: serializers.Field[Any, Any, Any, Any], value: Any) -> str | None:
+    """What is wrong with the JSON type of `value` for `field`, or None."""
+    if value is None:
+        return None  # the field's allow_null says
+    for field_class, name, has_type in _JSON_TYPES:
+        if isinstance(field, field_class):
+            return None if has_type(value) else f"Expected {name}."
+    return None  # JSONField and the like take any JSON
+
+
+class StrictJsonInput:
+    """Mix into an input serializer, before serializers.Serializer."""
+
+    fields: Any
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and not isinstance(data, QueryDict):
+            errors = {
+                name: [problem]
+                for name, field in self.fields.items()
+                if not field.read_only
+                and name in data
+                and (problem := json_type_problem(field, data[name]))
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)  # type: ignore[misc]
