@@ -12,11 +12,14 @@ import uuid
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from core.jobs.models import JobStatus
 from core.readers import FileRejected, json_array
 from projects.models import LabelKind
+from projects.services.imports import import_job_create, import_job_run
 from tests.api_clients import session_client, token_client
 from tests.factories import make_items, make_project
 
@@ -84,6 +87,33 @@ def test_a_rating_submit_that_is_not_a_whole_number_is_a_400_naming_the_value(al
     )
     error = assert_json_error(response, 400, message="must be a whole number")
     assert "value" in error["fields"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "location", "value"),
+    [
+        ("gold.csv", "key,text,gold\na,Fine,4\nb,Odd,1e999\n", "line 3", "1e999"),
+        ("gold.csv", "key,text,gold\na,Fine,4\nb,Odd,nan\n", "line 3", "nan"),
+        ("gold.jsonl", '{"key": "a", "text": "Fine", "gold": 1e999}\n', "line 1", "Infinity"),
+    ],
+)
+def test_a_rating_gold_of_1e999_or_nan_fails_the_import_naming_row_and_field(
+    alice, name, content, location, value
+):
+    """int() of an infinite float raises OverflowError, of NaN ValueError: either used to fail
+    the whole import with no row named."""
+    project = make_project(lead=alice, name="Quality", label_kind=LabelKind.RATING)
+    job = import_job_create(
+        project=project, uploaded_file=ContentFile(content.encode(), name=name),
+        created_by=alice, source="api", enqueue=False,
+    )  # fmt: skip
+    job = import_job_run(job_id=job.pk)
+    assert job.status == JobStatus.FAILED
+    assert [(e["location"], e["field"], e["value"]) for e in job.errors] == [
+        (location, "gold", value)
+    ]
+    assert "whole number" in job.errors[0]["message"]
+    assert not project.items.exists()
 
 
 # --- a JSON object where an array was expected -------------------------------------------------
