@@ -259,3 +259,19 @@ def test_json_values_of_the_wrong_type_are_refused_not_coerced(alice, body, fiel
     response = session_client(alice).post(f"{API}/projects/", body)
     error = assert_json_error(response, 400)
     assert field in error["fields"], error
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("items/", "created_before"),
+        ("items/", "import_job"),
+        ("items/", "has_image"),
+        ("labeling/history/", "limit"),
+        ("labeling/history/", "before"),
+    ],
+)
+def test_an_empty_value_of_a_non_text_parameter_is_a_400_naming_it(project, alice, path, parameter):
+    response = session_client(alice).get(f"{API}/projects/{project.pk}/{path}?{parameter}=")
+    error = assert_json_error(response, 400, message=parameter)
+    assert parameter in error["fields"]

@@ -1,7 +1,8 @@
-"""JSON input taken at its word: a field the schema calls a string takes a JSON string, an integer
-a JSON number, a boolean true or false. DRF's fields coerce ("5" for 5, 5 for "5", "yes" for
-true), so the schema and the API would disagree about what is valid, and a client's type slip
-would pass unnoticed. Form bodies (all text) are left to DRF's own parsing.
+"""Input taken at its word: in a JSON body, a field the schema calls a string takes a JSON string,
+an integer a JSON number, a boolean true or false. DRF's fields coerce ("5" for 5, 5 for "5",
+"yes" for true), so the schema and the API would disagree about what is valid, and a client's
+type slip would pass unnoticed. In a query string, an empty value of a non-text parameter is
+refused rather than read as absent.
 """
 
 from __future__ import annotations
@@ -59,7 +60,15 @@ class StrictJsonInput:
     fields: Any
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict) and not isinstance(data, QueryDict):
+        if isinstance(data, QueryDict):
+            # Query parameters are text; an empty one is no value at all, which DRF would read
+            # as "not given" and quietly replace with the default.
+            errors = {
+                name: ["Give a value, or leave the parameter out."]
+                for name, field in self.fields.items()
+                if data.get(name) == "" and not isinstance(field, serializers.CharField)
+            }
+        elif isinstance(data, dict):
             errors = {
                 name: [problem]
                 for name, field in self.fields.items()
@@ -67,6 +76,8 @@ class StrictJsonInput:
                 and name in data
                 and (problem := json_type_problem(field, data[name]))
             }
-            if errors:
-                raise serializers.ValidationError(errors)
+        else:
+            errors = {}
+        if errors:
+            raise serializers.ValidationError(errors)
         return super().to_internal_value(data)  # type: ignore[misc]

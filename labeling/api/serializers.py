@@ -215,7 +215,7 @@ class SkipInputSerializer(StrictJsonInput, serializers.Serializer):
     reason = serializers.CharField(max_length=500, allow_blank=True, default="")
 
 
-class HistoryQuerySerializer(serializers.Serializer):
+class HistoryQuerySerializer(StrictJsonInput, serializers.Serializer):
     before = serializers.IntegerField(
         min_value=1, required=False, help_text="Only assignments with a smaller id (paging)."
     )

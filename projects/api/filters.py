@@ -22,7 +22,19 @@ from projects.models import Item, ItemStatus
 MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
 
 
-class BoundedIsoDateTimeField(IsoDateTimeField):
+class NoEmptyValue:
+    """For a filter's form field: an empty value (`?created_after=`) is a mistake to name, not a
+    filter to drop quietly; an absent parameter is no filter."""
+
+    def clean(self, value: Any) -> Any:
+        if value == "":
+            raise forms.ValidationError(
+                "Give a value, or leave the parameter out.", code="required"
+            )
+        return super().clean(value)  # type: ignore[misc]
+
+
+class BoundedIsoDateTimeField(NoEmptyValue, IsoDateTimeField):
     """An ISO 8601 date-time that every database can compare: its offset within +-15:59 and its
     instant within the years 1-9999 once in UTC (SQLite compares in UTC, and Python cannot
     represent year 0 or 10000)."""
@@ -50,14 +62,14 @@ class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = BoundedIsoDateTimeField
 
 
-class StrictBooleanField(forms.NullBooleanField):
-    """true or false (1 or 0); absent or empty is no filter. Django's own field reads any other
+class StrictBooleanField(NoEmptyValue, forms.NullBooleanField):
+    """true or false (1 or 0); absent is no filter. Django's own field reads any other
     text ("null", "yes please") as no filter, which hides a client's mistake."""
 
     widget = forms.TextInput  # the text as sent: the usual widgets map unknown text to None
 
     def to_python(self, value: Any) -> bool | None:  # type: ignore[override]
-        if value in (None, ""):
+        if value is None:
             return None
         if value in ("true", "True", "1"):
             return True
@@ -77,10 +89,14 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
         super().__init__(*args, **kwargs)
 
 
+class IdField(NoEmptyValue, forms.IntegerField):
+    pass
+
+
 class IdFilter(django_filters.NumberFilter):
     """A row id: a whole number (NumberFilter takes any decimal, 1e999 and NaN included)."""
 
-    field_class = forms.IntegerField
+    field_class = IdField
 
 
 class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
