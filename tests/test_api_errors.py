@@ -275,3 +275,17 @@ def test_an_empty_value_of_a_non_text_parameter_is_a_400_naming_it(project, alic
     response = session_client(alice).get(f"{API}/projects/{project.pk}/{path}?{parameter}=")
     error = assert_json_error(response, 400, message=parameter)
     assert parameter in error["fields"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"), [({"format": ""}, "format"), ({"fromat": "csv"}, "fromat")]
+)
+def test_an_upload_with_an_empty_or_misspelt_option_is_a_400_naming_it(
+    project, alice, fields, named
+):
+    upload = SimpleUploadedFile("items.csv", b"text\nhello\n")
+    response = session_client(alice).post(
+        f"{API}/projects/{project.pk}/imports/", {"file": upload, **fields}, format="multipart"
+    )
+    error = assert_json_error(response, 400, message=named)
+    assert named in error["fields"]

@@ -7,7 +7,9 @@ The budget is fixed and small (EXAMPLES per operation and role, derandomized, so
 every time); a large run by hand (README, "Fuzzing the API") is what finds the rare cases.
 
 alice leads the project, bob rates in it; each holds two tokens, one to call with and one for the
-token routes to act on (revoking the first would sign the caller out for the rest of the run).
+token routes to act on (revoking the first would sign the caller out for the rest of the run);
+the project has items (one held by bob, one gold), an import job, an invitation and a pipeline
+token, whose ids stand in for the ids the fuzzer draws.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from hypothesis import settings as hypothesis_settings
 
 from labeling.assignment import item_claim
 from projects.models import ImportJob, Item, Project
-from projects.services.tokens import api_token_create
+from projects.services.invitations import invitation_create
+from projects.services.tokens import api_token_create, project_token_create
 from tests.factories import UserFactory, make_items, make_project
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = 12
+EXAMPLES = 20
 
 
 def _schema() -> Any:
@@ -61,6 +64,8 @@ class World:
     label_id: int
     member_id: int
     import_id: int
+    invitation_id: int
+    project_token_id: int
 
     def path_parameters(self, path: str, role: str, drawn: dict[str, Any]) -> dict[str, Any]:
         """Ids of real rows, so that generated input reaches the code behind the 404s. An id
@@ -82,6 +87,8 @@ class World:
             ("/labels/", self.label_id),
             ("/members/", self.member_id),
             ("/imports/", self.import_id),
+            ("/invitations/", self.invitation_id),
+            ("/tokens/", self.project_token_id),
             ("/items/", self.item.pk),
         ):
             if part in path:
@@ -98,6 +105,8 @@ def world() -> Iterator[World]:
     item_claim(project=project, rater=bob)
     held = Item.objects.get(pk=bob.assignments.get().item_id)
     job = ImportJob.objects.create(project=project, created_by=alice, original_name="a.csv")
+    invitation, _ = invitation_create(project=project, created_by=alice)
+    project_token, _ = project_token_create(project=project, created_by=alice, name="pipeline")
     headers, spare = {}, {}
     for role, user in (("lead", alice), ("rater", bob)):
         _, secret = api_token_create(user=user, name="calls")
@@ -116,6 +125,8 @@ def world() -> Iterator[World]:
             label_id=project.labels.first().pk,
             member_id=project.memberships.get(user=bob).pk,
             import_id=job.pk,
+            invitation_id=invitation.pk,
+            project_token_id=project_token.pk,
         )
     finally:
         for signal in (request_started, request_finished):

@@ -75,3 +75,11 @@ def test_a_page_past_the_deadline_is_a_plain_503(served):
     status, headers, body = _get(served, "/sleep/")
     assert status == 503 and headers["Retry-After"] == "30"
     assert b"took longer than 1 s" in body
+
+
+def test_manage_py_serve_brings_the_deadline_below_a_shorter_gunicorn_timeout(settings):
+    from core.management.commands.serve import _web_environment
+
+    settings.ACCORD_REQUEST_DEADLINE_SECONDS = 100
+    assert "ACCORD_REQUEST_DEADLINE_SECONDS" not in _web_environment(120)
+    assert _web_environment(60)["ACCORD_REQUEST_DEADLINE_SECONDS"] == "50"

@@ -98,7 +98,7 @@ def test_local_settings_turn_debug_on() -> None:
 
 
 def test_the_served_app_has_debug_off_unless_the_environment_turns_it_on() -> None:
-    """`make run` serves config.wsgi with gunicorn, with no variable set: DEBUG must be off
+    """`make run` serves config.wsgi with gunicorn (manage.py serve): DEBUG must be off
     there (it shows tracebacks and settings), while manage.py's local settings keep it on."""
 
     def served_debug(**env: str) -> bool:
@@ -112,6 +112,8 @@ def test_the_served_app_has_debug_off_unless_the_environment_turns_it_on() -> No
         return result.stdout.strip() == "True"
 
     assert served_debug() is False
+    # manage.py serve (make run) starts gunicorn with manage.py's own settings module.
+    assert served_debug(DJANGO_SETTINGS_MODULE="config.settings.local") is False
     assert served_debug(DEBUG="true") is True
 
 

@@ -52,7 +52,7 @@ REST_FRAMEWORK = {
     },
 }
 CACHES = {
-    **CACHES,  # noqa: F405
+    **CACHES,
     "throttle": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "throttle",

@@ -9,6 +9,7 @@ says so itself with `error_responses`):
 - 403: any write (the CSRF check of session callers, the role a write needs), and any read
   behind a project-role permission;
 - 404: an operation with ids in its path;
+- 409: any write to a project or under it (an archived project refuses every change);
 - 413, 415: an operation with a request body (too large; not of a media type it accepts);
 - 429: every operation (core/api/throttles.py), with Retry-After.
 """
@@ -70,6 +71,7 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 _PLAIN_PERMISSIONS = (AllowAny, IsAuthenticated)
+PROJECT_PATHS = "/api/v1/projects/{"
 
 
 class ErrorDocumentingAutoSchema(AutoSchema):
@@ -105,6 +107,10 @@ class ErrorDocumentingAutoSchema(AutoSchema):
             codes.append(403)
         if any(p["in"] == "path" for p in parameters):
             codes.append(404)
+        if writes and self.path.startswith(PROJECT_PATHS):
+            # An archived project refuses every change, and a project's state refuses some
+            # (core.errors.Conflict): a label in use, a kind its annotations already follow.
+            codes.append(409)
         if has_body:
             codes += [413, 415]
         return codes

@@ -1,8 +1,8 @@
 """Input taken at its word: in a JSON body, a field the schema calls a string takes a JSON string,
 an integer a JSON number, a boolean true or false. DRF's fields coerce ("5" for 5, 5 for "5",
 "yes" for true), so the schema and the API would disagree about what is valid, and a client's
-type slip would pass unnoticed. In a query string, an empty value of a non-text parameter is
-refused rather than read as absent.
+type slip would pass unnoticed. In a query string, an empty value is refused rather than read as
+absent, unless the parameter may be blank.
 """
 
 from __future__ import annotations
@@ -55,18 +55,21 @@ def json_type_problem(field: serializers.Field[Any, Any, Any, Any], value: Any) 
 
 
 class StrictJsonInput:
-    """Mix into an input serializer, before serializers.Serializer."""
+    """Mix into an input serializer, before serializers.Serializer. With `unknown_fields_refused`,
+    a field the serializer does not know is named in a 400 too (a misspelt option would
+    otherwise fall back to its default unnoticed)."""
 
     fields: Any
+    unknown_fields_refused = False
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, QueryDict):
-            # Query parameters are text; an empty one is no value at all, which DRF would read
-            # as "not given" and quietly replace with the default.
+            # Query parameters and form fields are text; an empty one is no value at all, which
+            # DRF would read as "not given" and quietly replace with the default.
             errors = {
                 name: ["Give a value, or leave the parameter out."]
                 for name, field in self.fields.items()
-                if data.get(name) == "" and not isinstance(field, serializers.CharField)
+                if data.get(name) == "" and not getattr(field, "allow_blank", False)
             }
         elif isinstance(data, dict):
             errors = {
@@ -80,4 +83,15 @@ class StrictJsonInput:
             errors = {}
         if errors:
             raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)  # type: ignore[misc]
+        unknown = (
+            {name: ["Unknown field."] for name in data if name not in self.fields}
+            if self.unknown_fields_refused and isinstance(data, dict)
+            else {}
+        )
+        if not unknown:
+            return super().to_internal_value(data)  # type: ignore[misc]
+        try:
+            super().to_internal_value(data)  # type: ignore[misc]
+        except serializers.ValidationError as error:  # its problems first, then the unknown
+            raise serializers.ValidationError({**error.detail, **unknown}) from None  # type: ignore[dict-item]
+        raise serializers.ValidationError(unknown)

@@ -276,7 +276,9 @@ class ImportJobSerializer(JobSerializerMixin, serializers.ModelSerializer[Import
         read_only_fields = fields
 
 
-class ImportJobCreateInputSerializer(serializers.Serializer[dict[str, Any]]):
+class ImportJobCreateInputSerializer(StrictJsonInput, serializers.Serializer[dict[str, Any]]):
+    unknown_fields_refused = True
+
     file = serializers.FileField(help_text="CSV, JSONL, a JSON array, or a ZIP of images.")
     format = serializers.ChoiceField(choices=ImportFormat.choices, default=ImportFormat.AUTO)
 

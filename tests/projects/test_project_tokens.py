@@ -40,7 +40,7 @@ def test_a_pipeline_reads_its_projects_items_and_labels_as_a_lead_does(project, 
     assert {"gold_value", "status"} <= set(items.json()["results"][0])
     one = items.json()["results"][0]["id"]
     assert api.get(f"{API}/projects/{project.pk}/items/{one}/").status_code == 200
-    labels = api.get(f"{API}/projects/{project.pk}/labels/").json()
+    labels = api.get(f"{API}/projects/{project.pk}/labels/").json()["results"]
     assert [label["value"] for label in labels] == ["positive", "negative", "neutral"]
     token.refresh_from_db()
     assert token.last_used_at is not None
@@ -121,7 +121,7 @@ def test_a_lead_creates_lists_and_revokes_project_tokens_over_the_api(project, a
     listed = api.get(url).json()["results"]
     assert [t["name"] for t in listed] == ["nightly"] and "secret" not in listed[0]
     # A project token is not alice's personal token: her own list does not show it.
-    assert api.get(f"{API}/tokens/").json() == []
+    assert api.get(f"{API}/tokens/").json()["results"] == []
     assert_error(session_client(bob).get(url), 403)
     assert api.delete(f"{url}{body['id']}/").status_code == 204
     assert_error(secret_client(body["secret"]).get(f"{API}/projects/{project.pk}/items/"), 401)

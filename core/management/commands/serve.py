@@ -10,6 +10,7 @@ command exits with its code.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -58,7 +59,7 @@ class Command(BaseCommand):
              "--bind", f"{options['host']}:{options['port']}",
              "--workers", str(options["workers"]), "--timeout", str(options["timeout"]),
              "--access-logfile", "-"],
-            cwd=settings.BASE_DIR,
+            cwd=settings.BASE_DIR, env=_web_environment(options["timeout"]),
         )  # fmt: skip
         broker = "Redis" if settings.REDIS_URL else "files under var/celery/"
         self.stdout.write(
@@ -85,6 +86,17 @@ class Command(BaseCommand):
         _stop_all(processes)
         if code:
             sys.exit(code)
+
+
+def _web_environment(timeout: int) -> dict[str, str]:
+    """The app's own request deadline must come before gunicorn's --timeout, which kills the
+    worker mid-request (core/deadline.py): a shorter --timeout brings the deadline down too."""
+    env = dict(os.environ)
+    deadline = settings.ACCORD_REQUEST_DEADLINE_SECONDS
+    if deadline <= 0 or deadline < timeout:
+        return env
+    env["ACCORD_REQUEST_DEADLINE_SECONDS"] = str(max(1, timeout * 5 // 6))
+    return env
 
 
 def _stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:

@@ -15,6 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.strict import StrictJsonInput
 from projects.api import serializers as s
 from projects.api.permissions import (
     IsProjectLeadOrReadOnlyMember,
@@ -41,7 +42,7 @@ from projects.services.projects import (
 )
 
 
-class ProjectListQuerySerializer(serializers.Serializer[dict[str, str]]):
+class ProjectListQuerySerializer(StrictJsonInput, serializers.Serializer[dict[str, str]]):
     archived = serializers.ChoiceField(
         choices=ArchivedFilter.CHOICES, default=ArchivedFilter.ACTIVE,
         help_text="Archived projects are left out unless asked for: true lists only them, "
