@@ -69,6 +69,20 @@ def test_a_signed_in_caller_past_the_user_rate_gets_a_429_json(alice):
         assert_throttled(api.get(f"{API}/me/"))
 
 
+def test_each_pipeline_token_has_a_rate_of_its_own(project, alice):
+    from projects.services.tokens import project_token_create
+
+    first, second = (
+        secret_client(project_token_create(project=project, created_by=alice, name=name)[1])
+        for name in ("nightly", "hourly")
+    )
+    items = f"{API}/projects/{project.pk}/items/"
+    with rates(user="3/min"):
+        assert [first.get(items).status_code for _ in range(3)] == [200] * 3
+        assert_throttled(first.get(items))
+        assert second.get(items).status_code == 200
+
+
 def test_anonymous_callers_are_limited_by_address(client):
     with rates(anon="3/min"):
         assert [client.get("/api/schema/").status_code for _ in range(3)] == [200] * 3

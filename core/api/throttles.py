@@ -44,7 +44,13 @@ class UserThrottle(CacheRateThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if not request.user or not request.user.is_authenticated:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+        ident: Any = request.user.pk
+        if ident is None:
+            # A project token acts as no person (user.pk is None): it is counted on its own,
+            # not with every other pipeline.
+            token_id = getattr(request.auth, "pk", None)
+            ident = f"token-{token_id}" if token_id is not None else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class AnonThrottle(CacheRateThrottle):
