@@ -253,6 +253,7 @@ def test_options_describes_a_view_without_failing_on_a_list_route(project, alice
         ({"name": "x", "weak_labels_prefill": "true"}, "weak_labels_prefill"),
         ({"name": "x", "gold_rate": "0.5"}, "gold_rate"),
         ({"name": "x", "labels": [{"value": "a", "hotkey": 1}]}, "labels"),
+        ({"name": "x", "rater_fields": ["text", 0]}, "rater_fields"),
     ],
 )
 def test_json_values_of_the_wrong_type_are_refused_not_coerced(alice, body, field):

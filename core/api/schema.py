@@ -11,6 +11,8 @@ says so itself with `error_responses`):
 - 404: an operation with ids in its path;
 - 409: any write to a project or under it (an archived project refuses every change);
 - 413, 415: an operation with a request body (too large; not of a media type it accepts);
+- 414: an operation with query parameters, whose URL can outgrow the web server's limit (an
+  answer of the server's, before Django: the one error that is not JSON);
 - 429: every operation (core/api/throttles.py), with Retry-After.
 """
 
@@ -51,6 +53,8 @@ DESCRIPTIONS = {
     409: "The object's state does not allow this now (`code` says which state).",
     413: "The request body is over the size limit.",
     415: "The body is not of a media type this operation accepts.",
+    414: "The URL is longer than the web server takes (4 KB with gunicorn): answered by the "
+    "server itself, before Accord, so not in JSON.",
     429: "Too many requests: Retry-After says in how many seconds to try again.",
 }
 
@@ -83,6 +87,9 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         for code in self._error_codes(operation):
             if str(code) in responses:
                 continue
+            if code == 414:
+                responses["414"] = {"description": DESCRIPTIONS[414]}
+                continue
             response = self._get_response_for_code(ErrorSerializer, str(code))
             response["description"] = DESCRIPTIONS[code]
             if code == 429:
@@ -99,8 +106,11 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         writes = self.method not in SAFE_METHODS
         has_body = "requestBody" in operation
         codes = [429]
-        if writes or any(p["in"] == "query" for p in parameters):
+        has_query = any(p["in"] == "query" for p in parameters)
+        if writes or has_query:
             codes.append(400)
+        if has_query:
+            codes.append(414)
         if not public:
             codes.append(401)
         if writes or role_checked:

@@ -50,7 +50,13 @@ def json_type_problem(field: serializers.Field[Any, Any, Any, Any], value: Any) 
         return None  # the field's allow_null says
     for field_class, name, has_type in _JSON_TYPES:
         if isinstance(field, field_class):
-            return None if has_type(value) else f"Expected {name}."
+            if not has_type(value):
+                return f"Expected {name}."
+            if isinstance(field, serializers.ListField) and field.child is not None:
+                for index, item in enumerate(value):
+                    if problem := json_type_problem(field.child, item):
+                        return f"Item {index}: {problem}"
+            return None
     return None  # JSONField and the like take any JSON
 
 
