@@ -40,9 +40,10 @@ def assert_throttled(response: Any) -> None:
     assert error["code"] == "throttled" and "available in" in error["message"]
 
 
-def test_300_unknown_tokens_from_one_address_end_in_429s_and_then_even_a_good_token_waits(
-    alice,
-):
+def test_300_unknown_tokens_from_one_address_end_in_429s(alice):
+    """Past the rate, a guess is told to wait, not whether it was right. A good token still
+    works: looking at the count on every request would cost every rater's claim a round trip to
+    the cache, and a guess of a 256-bit secret does not pay anyway."""
     with rates(failed_token="30/min"):
         statuses = [
             secret_client(f"acc_guess{n}").get(f"{API}/me/").status_code for n in range(300)
@@ -50,10 +51,10 @@ def test_300_unknown_tokens_from_one_address_end_in_429s_and_then_even_a_good_to
         assert statuses[:30] == [401] * 30
         assert set(statuses[30:]) == {429}
         assert_throttled(secret_client("acc_guess-again").get(f"{API}/me/"))
-        assert_throttled(token_client(alice).get(f"{API}/me/"))
-        other_address = token_client(alice)
+        assert token_client(alice).get(f"{API}/me/").status_code == 200
+        other_address = secret_client("acc_guess-elsewhere")
         other_address.defaults["REMOTE_ADDR"] = "10.0.0.7"
-        assert other_address.get(f"{API}/me/").status_code == 200
+        assert other_address.get(f"{API}/me/").status_code == 401
 
 
 def test_good_tokens_never_count_as_failures(alice):
@@ -90,6 +91,9 @@ def test_anonymous_callers_are_limited_by_address(client):
 
 
 def test_claim_and_submit_have_their_own_rates_not_the_users(project, bob):
+    from core.api.throttles import ProcessRateThrottle
+
+    ProcessRateThrottle.histories.clear()  # counted in this process, across tests
     make_items(project, 3)
     api = session_client(bob)
     claim_url = f"{API}/projects/{project.pk}/labeling/claim/"

@@ -90,7 +90,7 @@ def test_base_with_database_and_redis_urls_uses_postgres_and_a_real_worker() -> 
     assert values["DATABASE"]["PORT"] == 5433
     assert values["CELERY_TASK_ALWAYS_EAGER"] is False
     assert values["CELERY_BROKER_URL"] == "redis://cache.internal:6379/2"
-    assert values["CACHE"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["CACHE"] == "core.cache.ReusedClientRedisCache"
 
 
 def test_local_settings_turn_debug_on() -> None:

@@ -191,7 +191,7 @@ CELERY_BEAT_SCHEDULE = {
 # for all processes, and a database cache would take SQLite's write lock).
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "core.cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -201,7 +201,7 @@ CACHES = {
     # Rate limits and sign-in failures, apart so that tests can clear them alone: in Redis, or in
     # files under var/ as well.
     "throttle": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "core.cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",

@@ -8,14 +8,19 @@ A refused request is a 429 JSON error with Retry-After.
 - `user`, `anon`: every API request of a signed-in caller, per user; of an anonymous one, per
   address.
 - `claim`, `submit`: the labeling hot path, per user, instead of `user`: generous, since a
-  keyboard-fast rater submits several items a second and the benchmark's raters more.
+  keyboard-fast rater submits several items a second and the benchmark's raters more. Counted
+  in each web process's memory, not in the cache: two round trips to Redis on each of the two
+  requests of every labeled item cost more CPU than the rest of the request's Python
+  (bench/RESULTS.md, 2026-12-02). With W web processes a rater may reach W times the rate; the
+  limit is a guard against a runaway client, not an exact quota.
 - `failed_token`: Authorization headers with an unknown or revoked token, per address; past the
-  rate, every token from that address is refused until the window has passed.
+  rate, unknown tokens from that address get 429 instead of 401 until the window has passed.
+  Only a failure looks at the count, so a good token costs no round trip.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.cache import BaseCache, caches
 from rest_framework.request import Request
@@ -62,11 +67,32 @@ class AnonThrottle(CacheRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class ClaimThrottle(UserThrottle):
+class ProcessRateThrottle(UserThrottle):
+    """UserThrottle's sliding window, kept in this process's memory (see the module's doc)."""
+
+    histories: ClassVar[dict[str, list[float]]] = {}
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        self.history = [t for t in self.histories.get(self.key, ()) if t > self.now - self.duration]
+        if len(self.history) >= self.num_requests:
+            self.histories[self.key] = self.history
+            return self.throttle_failure()
+        self.history.insert(0, self.now)
+        self.histories[self.key] = self.history
+        return True
+
+
+class ClaimThrottle(ProcessRateThrottle):
     scope = "claim"
 
 
-class SubmitThrottle(UserThrottle):
+class SubmitThrottle(ProcessRateThrottle):
     scope = "submit"
 
 
