@@ -98,7 +98,7 @@ def remaining_figures(*, project: Project) -> Remaining:
     meanwhile, answers with the stale value: with a Celery worker the recount runs there, off
     the rater's request (counted in the request, it made every 30 s one claim wait 0.2-0.25 s
     and stalled the others). The request counts itself only for the project's first count,
-    with tasks in-process (no REDIS_URL), when the task cannot be queued, or when the figure
+    when the task cannot be queued, or when the figure
     is older than two asks (no worker is taking the tasks).
     """
     seconds = getattr(settings, "ACCORD_PROGRESS_CACHE_SECONDS", 5)

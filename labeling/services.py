@@ -251,9 +251,10 @@ def _annotation_change(
     annotation.time_spent_ms = F("time_spent_ms") + time_spent_ms
     annotation.save(update_fields=["revision", "label", "rating", "time_spent_ms", "updated_at"])
     annotation.refresh_from_db()
-    annotation.chosen.all().delete()
-    if chosen:
-        _chosen_insert(annotation.pk, chosen)
+    if label_id is None and rating is None:  # multi-label: the chosen labels are rows
+        annotation.chosen.all().delete()
+        if chosen:
+            _chosen_insert(annotation.pk, chosen)
     annotation.value_known(value)
     AnnotationRevision.objects.create(
         annotation=annotation, revision=annotation.revision, value=value, client_id=client_id,

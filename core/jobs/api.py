@@ -6,6 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.jobs.services import job_is_stalled
+
 JOB_FIELDS = [
     "status", "phase", "progress", "total", "percent", "error_count", "errors", "message",
     "attempts", "is_finished", "is_stalled", "created_at", "queued_at", "started_at",
@@ -27,6 +29,4 @@ class JobSerializerMixin(serializers.Serializer[Any]):
     )
 
     def get_is_stalled(self, job: Any) -> bool:
-        from core.jobs.services import job_is_stalled
-
         return job_is_stalled(job)

@@ -267,13 +267,14 @@ def labels_in_use(*, project: Project, labels: list[Label]) -> dict[str, list[st
         noun = related_model._meta.verbose_name_plural
         for label_id, n in counts:
             uses.setdefault(by_id[label_id], []).append(f"{n} {noun}")
+    values = set(by_id.values())
     gold: dict[str, int] = {}
     gold_answer: Any
     for gold_answer in project.items.filter(gold_value__isnull=False).values_list(
         "gold_value", flat=True
     ):
         for chosen in gold_answer if isinstance(gold_answer, list) else [gold_answer]:
-            if chosen in by_id.values():
+            if chosen in values:
                 gold[chosen] = gold.get(chosen, 0) + 1
     for gold_label, n in gold.items():
         uses.setdefault(gold_label, []).append(f"{n} gold answer{'s' if n != 1 else ''}")

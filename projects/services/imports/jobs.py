@@ -161,8 +161,9 @@ def import_job_create(
 
 
 def import_job_retry(*, job: ImportJob) -> ImportJob:
-    """Queue a failed (or stalled) import again. A failed attempt wrote no item (items are
-    written in one transaction), and a new attempt skips keys already present."""
+    """Queue a failed (or stalled) import again. A new attempt skips keys already present: on
+    PostgreSQL a failed attempt wrote no item (one transaction); on SQLite it may have written
+    some batches, and the new attempt adds the rest."""
     project_ensure_writable(project=job.project)
     return job_retry(job, enqueue=_enqueue_run)
 
@@ -246,7 +247,11 @@ def _run(job: ImportJob, progress: JobProgress) -> ImportJob:
         progress.phase(PHASE_SAVING, total=spool.count)
         items_insert_sqlite(job=job, spool=spool, image_ids=image_ids, progress=progress.advance)
         progress.finish()
-        return _save(job, spool=spool, image_ids=image_ids, ignored=ignored, written=True)
+        # Counted by job, not by this run's inserts, so that a retry after a crash midway counts
+        # its first run's rows; and before the final transaction, which then holds SQLite's
+        # write lock only for its one row.
+        written = Item.objects.filter(import_job=job).count()
+        return _save(job, spool=spool, image_ids=image_ids, ignored=ignored, written=written)
 
 
 def _text_records(
@@ -289,9 +294,9 @@ def _save(
     spool: Spool,
     image_ids: dict[str, int],
     ignored: list[str],
-    written: bool = False,
+    written: int | None = None,
 ) -> ImportJob:
-    """Write every row (unless `written`: SQLite's rows went in batches before) and the job's
+    """Write every row (unless `written` rows went in batches before, on SQLite) and the job's
     outcome, in one transaction."""
     total = spool.count
     with transaction.atomic():
@@ -300,11 +305,10 @@ def _save(
             # Two runs of one job (a redelivered task beside a retry) race to here; the row
             # lock lets exactly one of them write the items and the counts.
             return locked
-        if written:
-            # Counted by job, so that a retry after a crash midway counts its first run's rows.
-            created = Item.objects.filter(import_job=job).count()
-        else:
+        if written is None:
             created = items_insert_postgresql(job=job, spool=spool, image_ids=image_ids)
+        else:
+            created = written
         duplicates = total - created
         message = f"Imported {created:,} new item{'s' if created != 1 else ''}"
         message += f"; {duplicates:,} already in the project." if duplicates else "."
