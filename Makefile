@@ -57,7 +57,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 typecheck: install
-	$(BIN)/mypy core projects labeling exports overview config
+	$(BIN)/mypy core projects labeling agreement exports overview config
 
 bench: install
 	$(BIN)/python bench/import.py

@@ -341,7 +341,9 @@ def slots_release(item_counts: Mapping[int, int], now: datetime) -> None:
             slots_taken=F("slots_taken") - freed,
             status=Case(
                 When(
-                    Q(status=ItemStatus.IN_PROGRESS, slots_taken=freed), then=Value(ItemStatus.OPEN)
+                    # annotation_count: an item back for one more rater has labels already.
+                    Q(status=ItemStatus.IN_PROGRESS, slots_taken=freed, annotation_count=0),
+                    then=Value(ItemStatus.OPEN),
                 ),
                 default=F("status"),
             ),

@@ -121,14 +121,15 @@ def _items_batch(
         )
         want_status = Case(
             When(~Q(status__in=ENGINE_STATUSES), then=F("status")),
-            When(annotated__gte=k, then=Value(ItemStatus.LABELED)),
+            When(annotated__gte=k + F("extra_slots"), then=Value(ItemStatus.LABELED)),
             When(want_slots__gt=0, then=Value(ItemStatus.IN_PROGRESS)),
             default=Value(ItemStatus.OPEN),
         )
         drifted = (
             Item.objects.filter(project=project, pk__gte=pks[0], pk__lte=pks[-1])
             .annotate(held=holders, annotated=annotations, orphaned=orphans)
-            .annotate(want_slots=F("held") + F("orphaned"))
+            # Slots a lead added beyond k are not counted (Item.extra_slots says why).
+            .annotate(want_slots=F("held") + F("orphaned") - F("extra_slots"))
             .annotate(want_status=want_status)
             .exclude(
                 slots_taken=F("want_slots"),

@@ -196,7 +196,7 @@ def annotation_submit(
             # change of what the item's agreement rests on.
             sql.execute(
                 "UPDATE projects_item SET annotation_count = annotation_count + 1, status = CASE"
-                " WHEN annotation_count >= %s AND status IN ('open', 'in_progress')"
+                " WHEN annotation_count >= %s + extra_slots AND status IN ('open', 'in_progress')"
                 " THEN 'labeled' ELSE status END, change_count = change_count + 1,"
                 " updated_at = %s WHERE id = %s",
                 [project.raters_per_item - 1, stamp, item_id],

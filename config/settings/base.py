@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "core",
     "projects",
     "labeling",
+    "agreement",
     "exports",
     "overview",
 ]

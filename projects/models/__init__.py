@@ -26,9 +26,14 @@ class LabelKind(models.TextChoices):
 
 
 class AgreementRule(models.TextChoices):
-    UNANIMOUS = "unanimous", "Unanimous"
-    MAJORITY = "majority", "Majority (more than half)"
-    MIN_SHARE = "min_share", "Share of raters at least the threshold"
+    """When an item whose k labels are all in is agreed (else it is a conflict). Each rule names
+    the label model that gives the consensus; `Project.agreement_threshold` is its parameter."""
+
+    UNANIMOUS = "unanimous", "Unanimous: every rater chose the same"
+    MAJORITY = "majority", "Majority: more than half of the raters agree"
+    MIN_SHARE = "min_share", "Share: the top label has at least the threshold's share of raters"
+    DAWID_SKENE = "dawid_skene", "Dawid-Skene: the top label's posterior is at least the threshold"
+    WEIGHTED = "weighted", "Gold-weighted vote: the top label's weight is at least the threshold"
 
 
 class Role(models.TextChoices):
@@ -175,6 +180,10 @@ class Membership(models.Model):
     labeled_total = models.PositiveIntegerField(default=0)
     labeled_today = models.PositiveIntegerField(default=0)
     labeled_on = models.DateField(null=True, blank=True)
+    # A rater named in an imported annotation file who has no Accord account: their user can
+    # never log in (inactive, no usable password), and `external_name` is the name in the file.
+    is_external = models.BooleanField(default=False)
+    external_name = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -216,9 +225,10 @@ class Item(models.Model):
     """One thing to label.
 
     `slots_taken` counts the raters holding or having spent one of the item's k slots (live or
-    not-yet-reclaimed leases, lead assignments and submitted annotations); `annotation_count`
-    counts submitted annotations. Both change only through `labeling.assignment` under a row
-    lock or with F() expressions, so they stay right under concurrency.
+    not-yet-reclaimed leases, lead assignments and submitted annotations), less the
+    `extra_slots` a lead added; `annotation_count` counts submitted annotations. Both change only
+    through labeling's services under a row lock or with F() expressions, so they stay right
+    under concurrency.
     """
 
     # No index of its own: the unique key and the indexes below that start with the project
@@ -239,6 +249,10 @@ class Item(models.Model):
     )
     slots_taken = models.PositiveSmallIntegerField(default=0)
     annotation_count = models.PositiveSmallIntegerField(default=0)
+    # Raters a lead asked for beyond k ("one more rater" on a conflict). `slots_taken` counts
+    # holders less these, so that the claim's test `slots_taken < k` (and its index) serves an
+    # item with extra slots unchanged; the item is labeled at k + extra_slots annotations.
+    extra_slots = models.PositiveSmallIntegerField(default=0, db_default=0)
     # Bumped by every change of what the item's labels rest on (an annotation added or changed,
     # its gold answer set), under the item's row lock or with F(): a computation that records
     # the counter it saw knows exactly which items to redo.
@@ -260,7 +274,7 @@ class Item(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "key"], name="item_unique_key"),
             models.CheckConstraint(
-                condition=Q(annotation_count__lte=F("slots_taken")),
+                condition=Q(annotation_count__lte=F("slots_taken") + F("extra_slots")),
                 name="item_annotations_within_slots",
             ),
             models.CheckConstraint(
