@@ -24,6 +24,7 @@ class ChangeReason:
     SUBMIT = "submit"  # a rater's first label on the item
     EDIT = "edit"  # a rater changed their label
     IMPORT = "import"  # annotations imported from a file
+    RECOUNT = "recount"  # counters repaired (`labeling.counters`): the item is labeled now
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subq
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from labeling.changes import ChangeReason, LabelsChanged, labels_changed
 from labeling.models import Annotation, Assignment, AssignmentStatus
 from projects.models import Item, ItemStatus, Membership, Project
 
@@ -149,6 +150,11 @@ def _items_batch(
             repaired.append(Item(pk=pk, **dict(zip(COUNTED, new, strict=True)), updated_at=now))
         if fix and repaired:
             Item.objects.bulk_update(repaired, [*COUNTED, "updated_at"])
+            # Items the repair made labeled have all their labels in: their agreement follows.
+            if labeled := [item.pk for item in repaired if item.status == ItemStatus.LABELED]:
+                labels_changed(
+                    LabelsChanged(project=project, item_ids=labeled, reason=ChangeReason.RECOUNT)
+                )
     # Reported once the batch has committed: a batch tried again must not report twice.
     report.items_checked += len(pks)
     report.changes += changes

@@ -93,3 +93,17 @@ def items_assign(
             slots_taken=F("slots_taken") + 1, status=STATUS_AFTER_TAKE, updated_at=now
         )
     return AssignResult(assigned=assigned, already_held=sorted(held), full=full, unknown=unknown)
+
+
+def item_rater_add(*, item_id: int, now: datetime | None = None) -> None:
+    """Give an item one more slot beyond k (a lead asks for one more rater on a conflict): it
+    returns to the queue, in progress, and is labeled again once the extra label is in.
+
+    `slots_taken` counts holders less `extra_slots` (Item says why), so both move together and
+    the claim serves the item with its test `slots_taken < k` as it is. Precondition: the
+    caller holds the item's row lock."""
+    now = now or timezone.now()
+    Item.objects.filter(pk=item_id).update(
+        extra_slots=F("extra_slots") + 1, slots_taken=F("slots_taken") - 1,
+        status=ItemStatus.IN_PROGRESS, updated_at=now,
+    )  # fmt: skip

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core import sql
 from labeling.assignment import STATUS_AFTER_TAKE, slots_release
+from labeling.changes import ChangeReason, LabelsChanged, labels_changed
 from labeling.errors import InvalidValue, ItemClosed, ItemNotFound, LeaseExpired, NoLease
 from labeling.models import Annotation, AnnotationRevision, Assignment, AssignmentStatus
 from projects.models import Item, ItemStatus, LabelKind, Membership, Project
@@ -142,8 +143,9 @@ def annotation_submit(
             label_id, rating, chosen = _coded(kind, clean, codes)
             if assignment_status == AssignmentStatus.SUBMITTED:
                 return _annotation_change(
-                    item_id=item_id, rater=rater, value=clean, coded=(label_id, rating, chosen),
-                    client_id=client_id, time_spent_ms=time_spent_ms, now=now,
+                    project=project, item_id=item_id, rater=rater, value=clean,
+                    coded=(label_id, rating, chosen), client_id=client_id,
+                    time_spent_ms=time_spent_ms, now=now,
                 )  # fmt: skip
             if assignment_status == AssignmentStatus.EXPIRED:
                 # The rater's page sends a label late (a lost connection outlived the lease):
@@ -194,13 +196,21 @@ def annotation_submit(
             )
             # The k-th label makes the item labeled (ready for agreement); every label is a
             # change of what the item's agreement rests on.
-            sql.execute(
+            status = sql.fetch_one(
                 "UPDATE projects_item SET annotation_count = annotation_count + 1, status = CASE"
                 " WHEN annotation_count >= %s + extra_slots AND status IN ('open', 'in_progress')"
                 " THEN 'labeled' ELSE status END, change_count = change_count + 1,"
-                " updated_at = %s WHERE id = %s",
+                " updated_at = %s WHERE id = %s RETURNING status",
                 [project.raters_per_item - 1, stamp, item_id],
             )
+            assert status is not None
+            # The item's last label: its agreement is evaluated now, in this transaction.
+            labels_changed(
+                LabelsChanged(
+                    project=project, item_ids=[item_id], reason=ChangeReason.SUBMIT,
+                    actor_id=rater.pk, statuses={item_id: status[0]},
+                )
+            )  # fmt: skip
             return SubmitResult(annotation=annotation, created=True, replayed=False)
     except IntegrityError:
         # The client_id is taken: by another submit, which is an error; or (defensively: the
@@ -232,6 +242,7 @@ def _chosen_insert(annotation_id: int, label_ids: list[int]) -> None:
 
 def _annotation_change(
     *,
+    project: Project,
     item_id: int,
     rater: User,
     value: Any,
@@ -261,6 +272,12 @@ def _annotation_change(
         time_spent_ms=time_spent_ms,
     )  # fmt: skip
     Item.objects.filter(pk=item_id).update(change_count=F("change_count") + 1, updated_at=now)
+    labels_changed(
+        LabelsChanged(
+            project=project, item_ids=[item_id], reason=ChangeReason.EDIT,
+            actor_id=rater.pk,
+        )
+    )  # fmt: skip
     return SubmitResult(annotation=annotation, created=False, replayed=False)
 
 

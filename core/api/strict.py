@@ -99,5 +99,5 @@ class StrictJsonInput:
         try:
             super().to_internal_value(data)  # type: ignore[misc]
         except serializers.ValidationError as error:  # its problems first, then the unknown
-            raise serializers.ValidationError({**error.detail, **unknown}) from None  # type: ignore[dict-item]
+            raise serializers.ValidationError({**error.detail, **unknown}) from None  # type: ignore[dict-item,misc]
         raise serializers.ValidationError(unknown)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from projects.models import Item, Project
 from projects.services.archive import project_ensure_writable
@@ -40,6 +42,18 @@ def item_update(*, item: Item, **fields: Any) -> Item:
     if gold_changed:
         item.refresh_from_db(fields=["change_count"])
     return item
+
+
+def items_status_set(*, statuses: dict[int, str], now: datetime | None = None) -> None:
+    """Set items' agreement statuses (labeled -> agreed | conflict -> resolved, DESIGN.md),
+    one UPDATE per status. Precondition: the caller holds the items' row locks (agreement's
+    evaluation runs inside the transaction that changed their labels)."""
+    now = now or timezone.now()
+    by_status: dict[str, list[int]] = {}
+    for item_id, status in statuses.items():
+        by_status.setdefault(status, []).append(item_id)
+    for status, item_ids in by_status.items():
+        Item.objects.filter(pk__in=item_ids).update(status=status, updated_at=now)
 
 
 def gold_value_clean(*, project: Project, value: Any) -> Any:

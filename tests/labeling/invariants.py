@@ -46,9 +46,12 @@ def invariant_violations(project: Project) -> list[str]:
             problems.append(f"item {pk}: {submitted[pk]} submitted, {annotations[pk]} annotations")
         if not is_gold and holders[pk] > k:
             problems.append(f"item {pk}: {holders[pk]} holders, more than k={k}")
-        if status in ENGINE_STATUSES:
+        if status == ItemStatus.LABELED:
+            # The last label's own transaction evaluates the item (agreed or a conflict).
+            problems.append(f"item {pk}: left labeled, never evaluated")
+        elif status in ENGINE_STATUSES:
             expected = (
-                ItemStatus.LABELED
+                "agreed or conflict"
                 if annotation_count >= k
                 else ItemStatus.IN_PROGRESS
                 if slots_taken

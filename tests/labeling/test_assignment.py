@@ -197,7 +197,8 @@ def test_a_submit_after_expiry_succeeds_while_no_claim_has_reclaimed_the_lease(a
     result = submit(item, bob, now=t0 + 3 * LEASE)
     assert result.created
     item.refresh_from_db()
-    assert (item.slots_taken, item.annotation_count, item.status) == (1, 1, ItemStatus.LABELED)
+    # One rater of one: the last label is in, and the item agrees with itself at once.
+    assert (item.slots_taken, item.annotation_count, item.status) == (1, 1, ItemStatus.AGREED)
     assert_consistent(project)
 
 
@@ -216,7 +217,8 @@ def test_a_label_sent_after_the_lease_was_reclaimed_is_kept_while_a_slot_is_free
     result = submit(bob_hold.item, bob, now=t0 + 2 * LEASE)
     assert result.created
     item = Item.objects.get(pk=bob_hold.item.pk)
-    assert (item.slots_taken, item.annotation_count, item.status) == (1, 1, ItemStatus.LABELED)
+    # One rater of one: the last label is in, and the item agrees with itself at once.
+    assert (item.slots_taken, item.annotation_count, item.status) == (1, 1, ItemStatus.AGREED)
     assert_consistent(project)
 
 
@@ -629,8 +631,11 @@ def test_counters_equal_the_rows_after_a_mix_of_operations(alice, bob, carol, da
     label_everything(project, dave)
     label_everything(project, bob)
     assert_consistent(project)
-    labeled = Item.objects.filter(project=project, status=ItemStatus.LABELED).count()
-    assert labeled == Item.objects.filter(project=project, annotation_count=2).count() > 0
+    # Every item with its two labels in was evaluated at once: agreed or a conflict.
+    done = Item.objects.filter(
+        project=project, status__in=[ItemStatus.AGREED, ItemStatus.CONFLICT]
+    ).count()
+    assert done == Item.objects.filter(project=project, annotation_count=2).count() > 0
 
 
 # --- query counts -------------------------------------------------------------------------------

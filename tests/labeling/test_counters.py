@@ -52,7 +52,7 @@ def test_a_project_worked_through_the_application_has_nothing_to_repair(project,
     skipped = item_claim(project=project, rater=bob)[0]
     item_skip(item=skipped.item, rater=bob, reason="unclear")
     item_claim(project=project, rater=bob)  # a live lease
-    assert any(counts(item)[2] == ItemStatus.LABELED for item in shared)
+    assert any(counts(item)[2] in (ItemStatus.AGREED, ItemStatus.CONFLICT) for item in shared)
 
     report = counters_recount(project=project)
 
@@ -75,7 +75,9 @@ def test_counters_an_old_worker_left_behind_are_repaired(project, bob, carol):
     assert report.fixed
     assert invariant_violations(project) == []
     both = first if counts(first)[1] == 2 else second
-    assert counts(both) == (2, 2, ItemStatus.LABELED)
+    # Labeled again by the repair, and at once evaluated (the fixture's raters split).
+    assert counts(both)[:2] == (2, 2)
+    assert counts(both)[2] in (ItemStatus.AGREED, ItemStatus.CONFLICT)
     assert counts(lease.item)[0] >= 1 and counts(lease.item)[2] == ItemStatus.IN_PROGRESS
     assert f"item {both.pk} (key {both.key}): annotation_count 0 -> 2" in report.changes
     assert f"item {both.pk} (key {both.key}): status open -> labeled" in report.changes

@@ -159,14 +159,14 @@ def test_raters_cannot_assign(project, bob):
     assert response.status_code == 403
 
 
-def test_k_annotations_make_an_item_labeled(project, bob, carol):
+def test_k_agreeing_annotations_make_an_item_agreed(project, bob, carol):
     make_items(project, 1)
     for rater in (bob, carol):
         api = client_for(rater)
         item_id = claim(api, project)["items"][0]["item"]["id"]
         assert submit(api, project, item_id, "positive").status_code == 201
     item = Item.objects.get()
-    assert (item.status, item.annotation_count, item.slots_taken) == (ItemStatus.LABELED, 2, 2)
+    assert (item.status, item.annotation_count, item.slots_taken) == (ItemStatus.AGREED, 2, 2)
     assert claim(client_for(bob), project)["items"] == []
 
 

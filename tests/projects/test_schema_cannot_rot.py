@@ -286,7 +286,7 @@ def test_every_change_of_what_an_item_rests_on_moves_its_counter(project, bob, c
     label_one(project, bob, "positive")
     assert counter() == 1
     label_one(project, carol, "negative")
-    assert counter() == 2 and Item.objects.get(pk=item.pk).status == "labeled"
+    assert counter() == 2 and Item.objects.get(pk=item.pk).status == "conflict"
     # bob changes his mind after the item is fully labeled: still a change.
     annotation_submit(
         project=project, item_id=item.pk, rater=bob, value="negative", client_id=uuid.uuid4()
