@@ -92,14 +92,17 @@ def observed_agreement(values: Sequence[Hashable], kind: str) -> float | None:
     return sum(c * (c - 1) for c in counts.values()) / (n * (n - 1))
 
 
-def _pair(shares: Mapping[Hashable, float]) -> str:
-    top = sorted(shares.items(), key=lambda kv: (-kv[1], str(kv[0])))[:2]
+def _pair(counts: Mapping[Hashable, int]) -> str:
+    """The two most chosen values, "a | b" in text order (equal counts: first in text order)."""
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:2]
     if len(top) < 2:
         return ""
     return MULTI_SEPARATOR.join(sorted(str(value) for value, _ in top))
 
 
-def _decide(shares: dict[Hashable, float], rule: Rule, method: str) -> Outcome:
+def _decide(
+    shares: dict[Hashable, float], rule: Rule, method: str, votes: Mapping[Hashable, int]
+) -> Outcome:
     """Consensus and pass/fail from the shares (vote shares or posteriors) of one item."""
     ordered = sorted(shares.values(), reverse=True)
     top = ordered[0]
@@ -115,7 +118,7 @@ def _decide(shares: dict[Hashable, float], rule: Rule, method: str) -> Outcome:
         passes = top >= rule.threshold - 1e-12
     return Outcome(
         consensus=consensus, confidence=top, observed=None, tie=tie, passes=passes,
-        method=method, label_pair=_pair(shares), shares=shares,
+        method=method, label_pair=_pair(votes), shares=shares,
     )  # fmt: skip
 
 
@@ -180,7 +183,7 @@ def item_outcome(votes: Sequence[Vote], rule: Rule) -> Outcome:
         if shares is None:
             shares = {value: count / n for value, count in counts.items()}
             method = "majority"
-        outcome = _decide(shares, rule, method)
+        outcome = _decide(shares, rule, method, counts)
         if rule.name == AgreementRule.UNANIMOUS:
             outcome = _with(outcome, passes=len(counts) == 1)
     return _with(outcome, observed=observed)
@@ -208,7 +211,7 @@ def _multi_outcome(votes: Sequence[Vote], rule: Rule) -> Outcome:
     return Outcome(
         consensus=None if tie else decided, confidence=confidence, observed=None, tie=tie,
         passes=passes, method="majority",
-        label_pair=MULTI_SEPARATOR.join(sorted(str(label) for label in ties[:2])), shares=shares,
+        label_pair=MULTI_SEPARATOR.join(sorted(str(label) for label in ties)), shares=shares,
     )  # fmt: skip
 
 

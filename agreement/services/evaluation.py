@@ -96,7 +96,7 @@ def project_rule(project: Project) -> Rule:
     )  # fmt: skip
 
 
-def _states(item_ids: Sequence[int]) -> list[ItemState]:
+def item_states(item_ids: Sequence[int]) -> list[ItemState]:
     rows = (
         Item.objects.filter(pk__in=item_ids)
         .order_by("pk")
@@ -171,19 +171,30 @@ def items_evaluate(
     """Evaluate the items whose labels are all in and write what follows (the module says
     what). Returns each evaluated item's outcome."""
     now = now or timezone.now()
-    states = [s for s in _states(sorted(set(item_ids))) if s.all_in(project.raters_per_item)]
+    states = [s for s in item_states(sorted(set(item_ids))) if s.all_in(project.raters_per_item)]
     if not states:
         return {}
     rule = project_rule(project)
     votes = votes_of(project, [state.id for state in states])
-    writes = _Writes([], [], [], {}, [], [], [])
-    outcomes: dict[int, Outcome] = {}
-    for state in states:
-        outcome = item_outcome(votes.get(state.id, []), rule)
-        outcomes[state.id] = outcome
-        _plan(project, state, votes.get(state.id, []), outcome, reason, actor_id, now, writes)
-    _write(project, writes, now)
+    outcomes = {state.id: item_outcome(votes.get(state.id, []), rule) for state in states}
+    outcomes_apply(
+        project=project, states=states, votes=votes, outcomes=outcomes, reason=reason,
+        actor_id=actor_id, now=now,
+    )  # fmt: skip
     return outcomes
+
+
+def outcomes_apply(
+    *, project: Project, states: Sequence[ItemState], votes: dict[int, list[Vote]],
+    outcomes: dict[int, Outcome], reason: str, actor_id: int | None, now: datetime,
+) -> None:  # fmt: skip
+    """Write what follows from the items' outcomes (the live evaluation's, or a recompute's).
+    Precondition: the caller holds the items' row locks and read `states` under them."""
+    writes = _Writes([], [], [], {}, [], [], [])
+    for state in states:
+        votes_now = votes.get(state.id, [])
+        _plan(project, state, votes_now, outcomes[state.id], reason, actor_id, now, writes)
+    _write(project, writes, now)
 
 
 def _plan(
