@@ -38,17 +38,19 @@ def _number(x: float) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
 
-def _week(seconds: np.ndarray) -> np.ndarray:
-    """ISO week labels ("2026-W49") of epoch seconds, computed once per distinct day."""
-    days = (seconds // 86400).astype(np.int64)
-    unique, inverse = np.unique(days, return_inverse=True)
-    labels = []
-    for day in unique:
-        year, week, _ = datetime.fromtimestamp(int(day) * 86400, tz=UTC).isocalendar()
-        labels.append(f"{year}-W{week:02d}")
-    return (
-        np.asarray(labels, dtype=object)[inverse] if len(unique) else np.asarray([], dtype=object)
-    )
+MONDAY_EPOCH_OFFSET = 3 * 86400  # 1970-01-01 was a Thursday: weeks start on Mondays
+
+
+def _week_number(seconds: np.ndarray) -> np.ndarray:
+    """Week numbers (Monday to Sunday, UTC) of epoch seconds, as integers."""
+    return ((seconds + MONDAY_EPOCH_OFFSET) // (7 * 86400)).astype(np.int64)
+
+
+def _week_label(week: int) -> str:
+    """The ISO week ("2026-W49") of a week number from `_week_number`."""
+    monday = week * 7 * 86400 - MONDAY_EPOCH_OFFSET
+    year, number, _ = datetime.fromtimestamp(monday, tz=UTC).isocalendar()
+    return f"{year}-W{number:02d}"
 
 
 def figures_compute(
@@ -128,23 +130,24 @@ def _per_label_and_confusion(
 
 
 def _weekly(annotations: ProjectAnnotations, decisions: Decisions) -> list[dict[str, Any]]:
-    """Observed agreement of the items whose last label came in each ISO week."""
+    """Observed agreement of the items whose last label came in each week."""
     n_items = len(annotations.item_ids)
     if not n_items:
         return []
     last = np.full(n_items, -np.inf)
     np.maximum.at(last, annotations.item, annotations.created)
     rated = np.isfinite(decisions.observed)
-    weeks = _week(last[rated])
-    observed = decisions.observed[rated]
-    rows = []
-    for week in sorted(set(weeks.tolist())):
-        chosen = weeks == week
-        rows.append({
-            "week": week, "observed_agreement": _number(observed[chosen].mean()),
-            "items": int(chosen.sum()),
-        })  # fmt: skip
-    return rows
+    if not rated.any():
+        return []
+    weeks = _week_number(last[rated])
+    first = int(weeks.min())
+    n = np.bincount(weeks - first)
+    total = np.bincount(weeks - first, weights=decisions.observed[rated])
+    return [
+        {"week": _week_label(first + w), "observed_agreement": _number(total[w] / n[w]),
+         "items": int(n[w])}
+        for w in np.flatnonzero(n)
+    ]  # fmt: skip
 
 
 def _loo_agreement(annotations: ProjectAnnotations) -> tuple[np.ndarray, np.ndarray]:
@@ -171,6 +174,7 @@ def _loo_agreement(annotations: ProjectAnnotations) -> tuple[np.ndarray, np.ndar
 def _scorecards(
     project: Project, annotations: ProjectAnnotations, decisions: Decisions
 ) -> list[RaterQuality]:
+    """Every rater's figures, each a grouped sum over the annotations (no loop over them)."""
     n_raters = len(annotations.rater_ids)
     if not n_raters:
         return []
@@ -183,38 +187,65 @@ def _scorecards(
     gold_seen = np.zeros(n_raters, dtype=np.int64)
     if gold_items:
         _gold_tally(annotations, gold_items, gold_hits, gold_seen)
-    conflict_items = np.isin(
-        annotations.item_ids,
-        np.fromiter(
-            Conflict.objects.filter(project=project).values_list("item_id", flat=True), np.int64
-        ),
+    conflict_ids = Conflict.objects.filter(project=project).values_list("item_id", flat=True)
+    in_conflict = np.isin(annotations.item_ids, np.fromiter(conflict_ids, np.int64))
+    count = np.bincount(rater, minlength=n_raters)
+    judged = np.bincount(rater, weights=exists, minlength=n_raters)
+    agreeing = np.bincount(rater, weights=agrees & exists, minlength=n_raters)
+    conflicts = np.bincount(rater, weights=in_conflict[annotations.item], minlength=n_raters)
+    timed = annotations.time_spent_ms > 0
+    timed_n = np.bincount(rater[timed], minlength=n_raters)
+    timed_ms = np.bincount(
+        rater[timed], weights=annotations.time_spent_ms[timed], minlength=n_raters
     )
-    in_conflict = conflict_items[annotations.item]
-    weeks = _week(annotations.created)
+    medians = _grouped_medians(rater[timed], annotations.time_spent_ms[timed], n_raters)
+    trends = _trends(annotations, agrees, exists)
     now = datetime.now(tz=UTC)
-    cards = []
-    for r in range(n_raters):
-        mine = rater == r
-        spent = annotations.time_spent_ms[mine]
-        timed = spent[spent > 0]
-        judged = mine & exists
-        trend = []
-        for week in sorted(set(weeks[judged].tolist())):
-            chosen = judged & (weeks == week)
-            trend.append([week, _number(agrees[chosen].mean()), int(chosen.sum())])
-        cards.append(
-            RaterQuality(
-                project=project, rater_id=int(annotations.rater_ids[r]),
-                annotations=int(mine.sum()),
-                loo_agreement=_number(agrees[judged].mean()) if judged.any() else None,
-                loo_items=int(judged.sum()), gold_items=int(gold_seen[r]),
-                gold_correct=int(gold_hits[r]), conflicts=int(in_conflict[mine].sum()),
-                labels_per_hour=_number(len(timed) / (timed.sum() / 3.6e6)) if len(timed) else None,
-                median_seconds=_number(np.median(timed) / 1000) if len(timed) else None,
-                trend=trend, computed_at=now,
-            )
-        )  # fmt: skip
-    return cards
+    return [
+        RaterQuality(
+            project=project, rater_id=int(annotations.rater_ids[r]), annotations=int(count[r]),
+            loo_agreement=_number(agreeing[r] / judged[r]) if judged[r] else None,
+            loo_items=int(judged[r]), gold_items=int(gold_seen[r]), gold_correct=int(gold_hits[r]),
+            conflicts=int(conflicts[r]),
+            labels_per_hour=_number(timed_n[r] / (timed_ms[r] / 3.6e6)) if timed_n[r] else None,
+            median_seconds=_number(medians[r] / 1000) if timed_n[r] else None,
+            trend=trends[r], computed_at=now,
+        )
+        for r in range(n_raters)
+    ]  # fmt: skip
+
+
+def _grouped_medians(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """The median of `values` in each group (nan for an empty group), from one sort."""
+    order = np.lexsort((values, group))
+    group, values = group[order], values[order].astype(np.float64)
+    bounds = np.searchsorted(group, np.arange(n_groups + 1))
+    medians = np.full(n_groups, np.nan)
+    for g in range(n_groups):
+        lo, hi = bounds[g], bounds[g + 1]
+        if hi > lo:
+            middle = (lo + hi - 1) / 2
+            medians[g] = (values[int(np.floor(middle))] + values[int(np.ceil(middle))]) / 2
+    return medians
+
+
+def _trends(
+    annotations: ProjectAnnotations, agrees: np.ndarray, exists: np.ndarray
+) -> list[list[list[Any]]]:
+    """Per rater, [week, share agreeing with the others, annotations judged] for each week."""
+    n_raters = len(annotations.rater_ids)
+    trends: list[list[list[Any]]] = [[] for _ in range(n_raters)]
+    if not exists.any():
+        return trends
+    weeks = _week_number(annotations.created[exists])
+    first, span = int(weeks.min()), int(weeks.max() - weeks.min()) + 1
+    cell = annotations.rater[exists] * span + (weeks - first)
+    n = np.bincount(cell, minlength=n_raters * span).reshape(n_raters, span)
+    hit = np.bincount(cell, weights=agrees[exists], minlength=n_raters * span)
+    hit = hit.reshape(n_raters, span)
+    for r, w in zip(*np.nonzero(n), strict=True):
+        trends[r].append([_week_label(first + int(w)), _number(hit[r, w] / n[r, w]), int(n[r, w])])
+    return trends
 
 
 def _gold_tally(

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections import Counter
@@ -23,17 +24,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agreement.decisions import Decisions, decide, decide_multi, vote_counts
-from agreement.models import AgreementRecompute, ItemAgreement, ProjectAgreement
+from agreement.models import AgreementRecompute, ProjectAgreement
 from agreement.rules import MULTI_SEPARATOR, Outcome, Vote
-from agreement.services.arrays import ProjectAnnotations, project_annotations
+from agreement.services.arrays import ProjectAnnotations, project_annotations, stream
 from agreement.services.evaluation import item_states, outcomes_apply
 from agreement.services.figures import figures_compute, figures_save
 from agreement.services.models import LabelModel, label_model_fit
-from core import sql
 from core.jobs.models import JobStatus
 from core.jobs.services import (
     JobProgress,
@@ -132,12 +132,12 @@ class ItemCounters:
 
 
 def _item_counters(project: Project) -> ItemCounters:
-    rows = sql.fetch_all(
-        "SELECT id, change_count, CASE WHEN annotation_count >= %s + extra_slots THEN 1 ELSE 0"
-        " END FROM projects_item WHERE project_id = %s ORDER BY id",
+    array = stream(
+        ["i.id", "i.change_count",
+         "CASE WHEN i.annotation_count >= %s + i.extra_slots THEN 1 ELSE 0 END"],
+        "projects_item i WHERE i.project_id = %s", "i.id",
         [project.raters_per_item, project.pk],
-    )
-    array = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+    ).astype(np.int64)  # fmt: skip
     return ItemCounters(ids=array[:, 0], change_count=array[:, 1], all_in=array[:, 2] == 1)
 
 
@@ -192,33 +192,42 @@ def _changed(
     n = np.bincount(annotations.item, minlength=n_items)
     same = np.zeros(n_items, dtype=bool)
     code_of = _code_lookup(annotations)
-    rows = ItemAgreement.objects.filter(project=project).values_list(
-        "item_id", "consensus", "passes", "tie", "method", "confidence", "observed",
-        "n_annotations",
-    )  # fmt: skip
+    # The consensus as the database extracts it from JSON: a label's text, a rating's number,
+    # a multi-label list as JSON text (no JSON decoding per row for the first two).
+    scalar = (
+        "consensus #>> '{}'"
+        if connection.vendor == "postgresql"
+        else ("json_extract(consensus, '$')")
+    )
     batch: list[tuple[Any, ...]] = []
-    for row in rows.iterator(chunk_size=20_000):
-        batch.append(row)
-        if len(batch) == 20_000:
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(
+            f"SELECT item_id, {scalar}, passes, tie, method, confidence, observed, n_annotations"
+            " FROM agreement_itemagreement WHERE project_id = %s",
+            [project.pk],
+        )
+        while batch := cursor.fetchmany(20_000):
             _mark_same(batch, annotations, decisions, method, n, code_of, same)
-            batch = []
-    _mark_same(batch, annotations, decisions, method, n, code_of, same)
     return np.flatnonzero(all_in & ~same)
 
 
 def _code_lookup(annotations: ProjectAnnotations) -> dict[Any, int]:
-    """A stored consensus (the API's shape, as JSON gives it back) to its code; -1 for none."""
-    if annotations.kind == LabelKind.MULTI:
-        return {}
-    return {value: code for code, value in enumerate(annotations.values)}
+    """A stored consensus, as `_changed` reads it, to its code: a label's value, or a multi-label
+    list's labels, by label; a rating by its text."""
+    return {str(value): code for code, value in enumerate(annotations.values)}
 
 
 def _stored_code(consensus: Any, annotations: ProjectAnnotations, code_of: dict[Any, int]) -> int:
+    """-1 for no consensus; -2 for a value the schema does not know (so: changed)."""
     if consensus is None:
         return -1
     if annotations.kind == LabelKind.MULTI:
-        bit = {value: i for i, value in enumerate(annotations.values)}
-        return sum(1 << bit[value] for value in consensus if value in bit)
+        labels = json.loads(consensus)
+        if any(str(label) not in code_of for label in labels):
+            return -2
+        return sum(1 << code_of[str(label)] for label in labels)
+    if annotations.kind == LabelKind.RATING:
+        return code_of.get(str(int(float(consensus))), -2)
     return code_of.get(consensus, -2)
 
 
