@@ -144,7 +144,7 @@ def _weekly(annotations: ProjectAnnotations, decisions: Decisions) -> list[dict[
     n = np.bincount(weeks - first)
     total = np.bincount(weeks - first, weights=decisions.observed[rated])
     return [
-        {"week": _week_label(first + w), "observed_agreement": _number(total[w] / n[w]),
+        {"week": _week_label(first + int(w)), "observed_agreement": _number(total[w] / n[w]),
          "items": int(n[w])}
         for w in np.flatnonzero(n)
     ]  # fmt: skip
