@@ -17,6 +17,7 @@ from agreement.metrics.data import (
     IntArray,
     RaterPairs,
     as_domain,
+    distinct_keys,
     long_form,
     tally,
     within_item_pairs,
@@ -96,8 +97,7 @@ def pairwise_agreement(matrix: FloatArray, *, min_items: int = 1) -> RaterPairs:
     rater_a, rater_b, value_a, value_b = rating_pairs(matrix)
     n_raters = matrix.shape[0]
     pair_key = rater_a * n_raters + rater_b
-    keys, inverse = np.unique(pair_key, return_inverse=True)
-    shared = np.bincount(inverse, minlength=len(keys))
+    keys, inverse, shared = distinct_keys(pair_key, n_raters * n_raters)
     agreeing = np.bincount(inverse, weights=(value_a == value_b), minlength=len(keys))
     keep = shared >= min_items
     return RaterPairs(

@@ -156,7 +156,7 @@ def alpha_with_distance(
     keep = m >= 2
     items, values, m = items[keep], values[keep], m[keep]
     n = len(items)
-    n_items = len(np.unique(items))
+    n_items = int(np.count_nonzero(np.diff(items))) + 1 if n else 0
     if n == 0:
         return Alpha(
             Estimate(np.nan, 0, n_raters, 0, "no item has two or more ratings"), np.nan, np.nan

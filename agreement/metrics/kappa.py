@@ -14,6 +14,7 @@ from agreement.metrics.data import (
     FloatArray,
     RaterPairs,
     as_domain,
+    distinct_keys,
     tally,
     value_index,
 )
@@ -65,7 +66,7 @@ def cohen_kappa_pairs(
     size = len(values)
     n_raters = matrix.shape[0]
     rater_a, rater_b, value_a, value_b = rating_pairs(matrix)
-    keys, pair = np.unique(rater_a * n_raters + rater_b, return_inverse=True)
+    keys, pair, _ = distinct_keys(rater_a * n_raters + rater_b, n_raters * n_raters)
     cell = (pair * size + value_index(value_a, values)) * size + value_index(value_b, values)
     tables = np.bincount(cell, minlength=len(keys) * size * size).reshape(len(keys), size, size)
     shared = tables.sum(axis=(1, 2))

@@ -116,5 +116,6 @@ def masi_alpha(sets: LabelSets) -> Alpha:
     distinct = np.unpackbits(packed.astype(np.uint8), axis=1, count=rows.shape[1]).astype(bool)
     distance = masi_distances(distinct, distinct)
     m = np.bincount(item_index, minlength=sets.present.shape[1])
-    n_raters = int(np.unique(rater_index[m[item_index] >= 2]).size)
+    on_pairable = np.bincount(rater_index[m[item_index] >= 2], minlength=sets.present.shape[0])
+    n_raters = int(np.count_nonzero(on_pairable))
     return alpha_with_distance(item_index.astype(np.int64), set_index, distance, n_raters=n_raters)
