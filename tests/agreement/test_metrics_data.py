@@ -7,6 +7,7 @@ import pytest
 from agreement.metrics.data import (
     LabelSets,
     as_domain,
+    distinct_keys,
     group_rows,
     label_sets,
     long_form,
@@ -128,3 +129,14 @@ def test_group_rows_falls_back_for_rows_too_wide_to_pack():
 
     np.testing.assert_array_equal(distinct[index], rows)
     assert len(distinct) == 49 and sizes.max() == 2
+
+
+@pytest.mark.parametrize("key_space", [50, 10**12], ids=["counted", "sorted"])
+def test_distinct_keys_by_counting_or_by_sorting(key_space):
+    keys = np.array([7, 3, 7, 42, 3, 7])
+
+    distinct, index, sizes = distinct_keys(keys, key_space)
+
+    assert distinct.tolist() == [3, 7, 42]
+    assert index.tolist() == [1, 0, 1, 2, 0, 1]
+    assert sizes.tolist() == [2, 3, 1]
