@@ -2,20 +2,12 @@
 over numpy arrays (no Django): majority vote, Dawid-Skene, a vote weighted by gold accuracy.
 
 Each takes the annotations in long form (item, rater and label code arrays, one entry per
-annotation) and returns an `AggregationResult`."""
+annotation) and returns an `AggregationResult` (`result.py`):
 
-from agreement.aggregation.dawid_skene import dawid_skene, dawid_skene_posterior
-from agreement.aggregation.majority import majority_vote
-from agreement.aggregation.result import NO_LABEL, AggregationResult
-from agreement.aggregation.weighted import gold_accuracy, optimal_weights, weighted_vote
+- `majority.majority_vote`
+- `dawid_skene.dawid_skene`, and `dawid_skene.dawid_skene_posterior` for a few items under a
+  finished fit
+- `weighted.weighted_vote` (with `weighted.gold_accuracy` and `weighted.optimal_weights`)
 
-__all__ = [
-    "NO_LABEL",
-    "AggregationResult",
-    "dawid_skene",
-    "dawid_skene_posterior",
-    "gold_accuracy",
-    "majority_vote",
-    "optimal_weights",
-    "weighted_vote",
-]
+(Import them from their modules: the package does not re-export them, so that the module
+`dawid_skene` is not shadowed by the function of the same name.)"""

