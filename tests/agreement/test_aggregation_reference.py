@@ -1,10 +1,9 @@
-"""Dawid-Skene against two independent implementations on random data.
+"""Dawid-Skene against an independent implementation on random data: a plain loop over items,
+raters and classes written from the paper's equations (2.3-2.5), smoothing included. It checks
+the vectorised bookkeeping (bincount by key, log-space E-step) step by step, to rounding error.
 
-- A plain loop over items, raters and classes written from the paper's equations (2.3-2.5),
-  smoothing included: it checks the vectorised bookkeeping (bincount by key, log-space E-step)
-  step by step, to rounding error.
-- Toloka's crowd-kit `DawidSkene`, which smooths nothing (it clips error rates at 1e-10): with
-  a vanishing smoothing, round for round, both should find the same posteriors.
+(Toloka's crowd-kit `DawidSkene` agreed with ours round for round to 5e-10 when it was tried;
+it is not a test dependency, since it brings pandas, pyarrow and transformers, some 400 MB.)
 """
 
 from __future__ import annotations
@@ -111,41 +110,3 @@ def test_vectorised_steps_match_a_plain_loop(seed, q, smoothing):
     rated = result.n_ratings > 0
     assert 0 < rated.sum() < n_items  # the case has unrated items too
     np.testing.assert_allclose(result.distribution[rated], expected[rated], atol=1e-12)
-
-
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # crowd-kit's pandas calls on pandas 3
-@pytest.mark.parametrize(("seed", "q"), [(10, 2), (11, 3), (12, 5)])
-def test_posteriors_match_crowd_kit(seed, q):
-    # Imported here: crowd-kit takes a second or two to import, which only this test pays.
-    import pandas as pd
-    from crowdkit.aggregation import DawidSkene
-
-    n_items, n_raters = 300, 12
-    items, raters, labels = random_annotations(
-        seed, n_items=n_items, n_raters=n_raters, q=q, n_annotations=1200
-    )
-    frame = pd.DataFrame({"task": items, "worker": raters, "label": labels})
-
-    # The same number of rounds on both sides: crowd-kit stops as soon as its evidence bound
-    # fails to rise, which its clipping can make happen long before convergence (a tol of -inf
-    # turns that off), and both start from the vote shares.
-    rounds = 30
-    theirs = DawidSkene(n_iter=rounds, tol=-math.inf).fit_predict_proba(frame)
-    ours = dawid_skene(
-        items,
-        raters,
-        labels,
-        n_items=n_items,
-        n_raters=n_raters,
-        q=q,
-        smoothing=1e-10,
-        tol=0.0,
-        max_iter=rounds,
-        accelerate=False,
-    )
-
-    assert ours.iterations == rounds
-    rated = np.flatnonzero(ours.n_ratings > 0)
-    theirs = theirs.reindex(index=rated, columns=range(q)).fillna(0.0).to_numpy()
-    # They agree to about 1e-9 (their clipping at 1e-10 is the difference).
-    np.testing.assert_allclose(ours.distribution[rated], theirs, atol=1e-8)
