@@ -25,10 +25,15 @@ over the labels anybody chose; majority and min_share apply to that, unanimous t
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+import numpy as np
+
+from agreement.aggregation.dawid_skene import dawid_skene_posterior
+from agreement.aggregation.weighted import DEFAULT_PRIOR_ACCURACY, optimal_weights
 from projects.models import AgreementRule, LabelKind
 
 MULTI_SEPARATOR = " | "
@@ -59,10 +64,10 @@ class Rule:
     name: str
     threshold: float
     kind: str
-    # The label model of the last full recompute, for dawid_skene: {"values": [...],
-    # "priors": [...], "confusion": {rater_id: [[p(given | true)]]}}; for weighted:
-    # {"accuracy": {rater_id: gold accuracy}, "prior_accuracy": a}.
-    model: Mapping[str, object] | None = None
+    # The label model of the last full recompute (`agreement.services.models`), for
+    # dawid_skene: {"values", "priors", "confusion": {rater_id: [[p(given | true)]]}, "mean"};
+    # for weighted: {"values", "accuracy": {rater_id: smoothed gold accuracy}, "prior_accuracy"}.
+    model: Mapping[str, Any] | None = None
 
 
 def masi_agreement(a: frozenset[Hashable], b: frozenset[Hashable]) -> float:
@@ -123,40 +128,57 @@ def _decide(
 
 
 def _dawid_skene_shares(
-    votes: Sequence[Vote], model: Mapping[str, object]
+    votes: Sequence[Vote], model: Mapping[str, Any]
 ) -> dict[Hashable, float] | None:
-    """The item's posterior over values under fixed confusion matrices and class priors: the
-    E-step of Dawid & Skene (1979) for one item. A rater the fit did not see contributes
-    nothing (their row is unknown, not assumed right). None when the fit knows no values."""
-    values = list(model.get("values") or [])  # type: ignore[call-overload]
+    """The item's posterior over values under the last fit's confusion matrices and class
+    priors: the E-step of Dawid & Skene (1979) for one item (`dawid_skene_posterior`). A rater
+    the fit did not see counts as the fit's average rater, as in the fit's own posterior. None
+    when the fit knows no values."""
+    values = list(model.get("values") or [])
     if not values:
         return None
-    priors = list(model.get("priors") or [1 / len(values)] * len(values))  # type: ignore[call-overload]
-    confusion: Mapping[str, list[list[float]]] = model.get("confusion") or {}  # type: ignore[assignment]
     index = {value: i for i, value in enumerate(values)}
-    logs = [math.log(max(p, 1e-300)) for p in priors]
+    known: Mapping[str, list[list[float]]] = model.get("confusion") or {}
+    rows: list[list[list[float]]] = []
+    raters: list[int] = []
+    labels: list[int] = []
     for vote in votes:
-        rows = confusion.get(str(vote.rater_id))
         given = index.get(vote.value)
-        if rows is None or given is None:
-            continue
-        for true in range(len(values)):
-            logs[true] += math.log(max(rows[true][given], 1e-300))
-    peak = max(logs)
-    weights = [math.exp(value - peak) for value in logs]
-    total = sum(weights)
-    return {value: weight / total for value, weight in zip(values, weights, strict=True)}
+        if given is None:
+            continue  # a label the fit never saw (added since): it carries no evidence yet
+        matrix = known.get(str(vote.rater_id))
+        raters.append(len(rows) if matrix is not None else -1)
+        if matrix is not None:
+            rows.append(matrix)
+        labels.append(given)
+    q = len(values)
+    confusion = np.asarray(rows, dtype=np.float64).reshape(-1, q, q)
+    posterior = dawid_skene_posterior(
+        np.zeros(len(labels), dtype=np.intp), np.asarray(raters, dtype=np.intp),
+        np.asarray(labels, dtype=np.intp),
+        confusion if len(rows) else np.asarray([model["mean"]], dtype=np.float64),
+        np.asarray(model["priors"], dtype=np.float64), n_items=1,
+        unseen_confusion=np.asarray(model["mean"], dtype=np.float64),
+    ).distribution[0]  # fmt: skip
+    return {value: float(p) for value, p in zip(values, posterior, strict=True)}
 
 
-def _weighted_shares(votes: Sequence[Vote], model: Mapping[str, object]) -> dict[Hashable, float]:
-    """Shares of the votes weighted by log-odds of each rater's gold accuracy (Nitzan & Paroush
-    1982), clipped to [0.55, 0.99] so that no rater's weight is zero, negative or unbounded."""
-    accuracy: Mapping[str, float] = model.get("accuracy") or {}  # type: ignore[assignment]
-    prior = float(model.get("prior_accuracy") or 0.7)  # type: ignore[arg-type]
-    weights: defaultdict[Hashable, float] = defaultdict(float)
+def _weighted_shares(votes: Sequence[Vote], model: Mapping[str, Any]) -> dict[Hashable, float]:
+    """The posterior of the vote weighted by each rater's smoothed gold accuracy (log-odds
+    weights, `agreement.aggregation.weighted`): the softmax of each value's summed weights. A
+    rater without a recorded accuracy gets the prior accuracy."""
+    values = list(model.get("values") or [])
+    accuracy: Mapping[str, float] = model.get("accuracy") or {}
+    prior = float(model.get("prior_accuracy") or DEFAULT_PRIOR_ACCURACY)
+    if not values:
+        values = sorted({vote.value for vote in votes}, key=str)
+    q = max(len(values), 2)
+    scores = dict.fromkeys(values, 0.0)
     for vote in votes:
-        a = min(max(float(accuracy.get(str(vote.rater_id), prior)), 0.55), 0.99)
-        weights[vote.value] += math.log(a / (1 - a))
+        p = accuracy.get(str(vote.rater_id), prior)
+        scores[vote.value] = scores.get(vote.value, 0.0) + float(optimal_weights([p], q)[0])
+    peak = max(scores.values())
+    weights = {value: math.exp(score - peak) for value, score in scores.items()}
     total = sum(weights.values())
     return {value: weight / total for value, weight in weights.items()}
 
@@ -177,8 +199,8 @@ def item_outcome(votes: Sequence[Vote], rule: Rule) -> Outcome:
         if rule.name == AgreementRule.DAWID_SKENE and rule.model:
             shares = _dawid_skene_shares(votes, rule.model)
             method = "dawid_skene"
-        elif rule.name == AgreementRule.WEIGHTED and rule.model is not None:
-            shares = _weighted_shares(votes, rule.model)
+        elif rule.name == AgreementRule.WEIGHTED:
+            shares = _weighted_shares(votes, rule.model or {})
             method = "weighted"
         if shares is None:
             shares = {value: count / n for value, count in counts.items()}

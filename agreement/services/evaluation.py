@@ -86,10 +86,9 @@ def project_rule(project: Project) -> Rule:
     model = None
     if project.agreement_rule in (AgreementRule.DAWID_SKENE, AgreementRule.WEIGHTED):
         found = ProjectAgreement.objects.filter(project=project).values_list("model", flat=True)
-        fitted = found.first() or {}
-        model = fitted.get(project.agreement_rule) or None
-        if project.agreement_rule == AgreementRule.WEIGHTED:
-            model = model or {}
+        # No recompute yet: Dawid-Skene has no fit (the majority stands in), and the weighted
+        # vote weighs every rater by the prior accuracy.
+        model = (found.first() or {}).get(project.agreement_rule) or None
     return Rule(
         name=project.agreement_rule, threshold=project.agreement_threshold,
         kind=project.label_kind, model=model,

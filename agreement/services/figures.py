@@ -23,7 +23,6 @@ from agreement.models import (
     RaterQuality,
 )
 from agreement.services.arrays import ProjectAnnotations
-from agreement.services.evaluation import api_value
 from agreement.services.models import LabelModel
 from projects.models import Item, LabelKind, Project
 
@@ -92,7 +91,7 @@ def figures_compute(
     if annotations.kind != LabelKind.MULTI:
         summary |= _per_label_and_confusion(annotations, decisions)
     summary["weekly"] = _weekly(annotations, decisions)
-    return Figures(summary=summary, raters=_scorecards(project, annotations, decisions))
+    return Figures(summary=summary, raters=_scorecards(project, annotations, decisions, model))
 
 
 def _per_label_and_confusion(
@@ -172,7 +171,7 @@ def _loo_agreement(annotations: ProjectAnnotations) -> tuple[np.ndarray, np.ndar
 
 
 def _scorecards(
-    project: Project, annotations: ProjectAnnotations, decisions: Decisions
+    project: Project, annotations: ProjectAnnotations, decisions: Decisions, model: LabelModel
 ) -> list[RaterQuality]:
     """Every rater's figures, each a grouped sum over the annotations (no loop over them)."""
     n_raters = len(annotations.rater_ids)
@@ -180,13 +179,10 @@ def _scorecards(
         return []
     rater = annotations.rater
     agrees, exists = _loo_agreement(annotations)
-    gold_items = dict(
-        Item.objects.filter(project=project, is_gold=True).values_list("pk", "gold_value")
-    )
-    gold_hits = np.zeros(n_raters, dtype=np.int64)
-    gold_seen = np.zeros(n_raters, dtype=np.int64)
-    if gold_items:
-        _gold_tally(annotations, gold_items, gold_hits, gold_seen)
+    zeros = np.zeros(n_raters, dtype=np.int64)
+    gold_hits = model.gold_correct if model.gold_correct is not None else zeros
+    gold_seen = model.gold_total if model.gold_total is not None else zeros
+    ds = model.ds_accuracy
     conflict_ids = Conflict.objects.filter(project=project).values_list("item_id", flat=True)
     in_conflict = np.isin(annotations.item_ids, np.fromiter(conflict_ids, np.int64))
     count = np.bincount(rater, minlength=n_raters)
@@ -206,6 +202,7 @@ def _scorecards(
             project=project, rater_id=int(annotations.rater_ids[r]), annotations=int(count[r]),
             loo_agreement=_number(agreeing[r] / judged[r]) if judged[r] else None,
             loo_items=int(judged[r]), gold_items=int(gold_seen[r]), gold_correct=int(gold_hits[r]),
+            ds_accuracy=_number(ds[r]) if ds is not None else None,
             conflicts=int(conflicts[r]),
             labels_per_hour=_number(timed_n[r] / (timed_ms[r] / 3.6e6)) if timed_n[r] else None,
             median_seconds=_number(medians[r] / 1000) if timed_n[r] else None,
@@ -246,20 +243,6 @@ def _trends(
     for r, w in zip(*np.nonzero(n), strict=True):
         trends[r].append([_week_label(first + int(w)), _number(hit[r, w] / n[r, w]), int(n[r, w])])
     return trends
-
-
-def _gold_tally(
-    annotations: ProjectAnnotations, gold: dict[int, Any], hits: np.ndarray, seen: np.ndarray
-) -> None:
-    gold_index = np.searchsorted(annotations.item_ids, list(gold))
-    for index, answer in zip(gold_index.tolist(), gold.values(), strict=True):
-        if index >= len(annotations.item_ids) or annotations.item_ids[index] not in gold:
-            continue
-        for row in annotations.rows_of(index):
-            r = annotations.rater[row]
-            seen[r] += 1
-            given = api_value(annotations.value_of(int(annotations.code[row])))
-            hits[r] += int(given == answer)
 
 
 @transaction.atomic

@@ -21,8 +21,10 @@ from agreement.models import (
     ProjectAgreement,
     RaterQuality,
 )
+from agreement.rules import item_outcome
 from agreement.services import recompute
 from agreement.services.arrays import project_annotations
+from agreement.services.evaluation import api_value, project_rule, votes_of
 from agreement.services.recompute import (
     agreement_recompute_request,
     agreement_recompute_run,
@@ -224,3 +226,36 @@ def test_a_real_worker_runs_the_recompute(celery_worker_process, alice, raters):
     assert job.status == JobStatus.SUCCEEDED, job.message
     assert job.items_changed == 30
     assert not Item.objects.filter(project=project, status=ItemStatus.LABELED).exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "rule", "threshold"),
+    [
+        (LabelKind.SINGLE, AgreementRule.DAWID_SKENE, 0.9),
+        (LabelKind.RATING, AgreementRule.DAWID_SKENE, 0.999),
+        (LabelKind.SINGLE, AgreementRule.WEIGHTED, 0.85),
+    ],
+)
+def test_a_label_model_rule_gives_live_what_the_recompute_found(
+    alice, raters, kind, rule, threshold
+):
+    """After a recompute has fitted the model, the live evaluation of an item (one E-step with
+    the kept parameters) reaches the recompute's outcome: the same threshold means the same on
+    both paths."""
+    project = labeled_project(alice, raters, kind=kind, rule=rule, threshold=threshold, items=40)
+    forget_the_live_evaluation(project)
+    run(project)
+    rule_now = project_rule(project)
+    assert rule_now.model, "the recompute kept the fitted model"
+
+    stored = {a.item_id: a for a in ItemAgreement.objects.filter(project=project)}
+    votes = votes_of(project, list(stored))
+    methods = set()
+    for item_id, agreement in stored.items():
+        outcome = item_outcome(votes[item_id], rule_now)
+        methods.add(outcome.method)
+        assert api_value(outcome.consensus) == agreement.consensus, item_id
+        assert outcome.confidence == pytest.approx(agreement.confidence, abs=1e-9)
+        assert outcome.passes == agreement.passes
+    assert methods == {rule}
+    assert {a.passes for a in stored.values()} == {True, False}, "both outcomes should occur"
