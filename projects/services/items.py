@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import sql
 from projects.models import Item, Project
 from projects.services.archive import project_ensure_writable
 from projects.values import InvalidValue, annotation_value_clean
@@ -52,8 +53,15 @@ def items_status_set(*, statuses: dict[int, str], now: datetime | None = None) -
     by_status: dict[str, list[int]] = {}
     for item_id, status in statuses.items():
         by_status.setdefault(status, []).append(item_id)
+    stamp = sql.param(Item, "updated_at", now)
     for status, item_ids in by_status.items():
-        Item.objects.filter(pk__in=item_ids).update(status=status, updated_at=now)
+        # Hand-written: the submit of an item's last label runs it, and the ORM's update cost
+        # some 2 ms of CPU there, more than the statement.
+        marks = ", ".join(["%s"] * len(item_ids))
+        sql.execute(
+            f"UPDATE projects_item SET status = %s, updated_at = %s WHERE id IN ({marks})",
+            [status, stamp, *item_ids],
+        )
 
 
 def gold_value_clean(*, project: Project, value: Any) -> Any:
