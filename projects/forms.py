@@ -40,11 +40,9 @@ class FieldNamesField(forms.CharField):
         return list(dict.fromkeys(names))
 
 
-# Settings of capabilities that are planned, not built (agreement between raters, weak labels):
-# the project keeps their defaults, and the form leaves them out until something uses them.
+# Settings of capabilities that are planned, not built (weak labels): the project keeps their
+# defaults, and the form leaves them out until something uses them.
 PLANNED_FIELDS = (
-    "agreement_rule",
-    "agreement_threshold",
     "weak_labels_prefill",
     "weak_labels_in_exports",
     "weak_label_threshold",
@@ -78,6 +76,8 @@ class ProjectForm(forms.ModelForm):
             "gold_rate": forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1}),
             "raters_per_item": forms.NumberInput(attrs={"min": 1, "max": 100}),
             "lease_minutes": forms.NumberInput(attrs={"min": 1, "max": 24 * 60}),
+            "agreement_rule": forms.RadioSelect,
+            "agreement_threshold": forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1}),
         }
         labels = {
             "raters_per_item": "Raters per item",
@@ -85,6 +85,8 @@ class ProjectForm(forms.ModelForm):
             "gold_rate": "Gold rate",
             "rating_min": "Lowest rating",
             "rating_max": "Highest rating",
+            "agreement_rule": "Agreement rule",
+            "agreement_threshold": "Threshold",
         }
         help_texts = {
             "description": "One or two lines, shown on the project card.",
@@ -92,6 +94,11 @@ class ProjectForm(forms.ModelForm):
             "raters_per_item": "How many raters label each item (k).",
             "lease_minutes": "How long a rater holds an item before it goes back to the queue.",
             "gold_rate": "Share of a rater's items drawn from gold items, from 0 to 1.",
+            "agreement_rule": "When an item whose labels are all in is agreed; otherwise it is a "
+            "conflict for a lead to resolve. A change applies to items judged from now on: "
+            "recompute the project's agreement (its dashboard) to judge every item again.",
+            "agreement_threshold": "For the share, Dawid-Skene and weighted rules, from 0 to 1 "
+            "(2 of 3 raters: 0.66).",
         }
 
     def __init__(
@@ -100,10 +107,14 @@ class ProjectForm(forms.ModelForm):
     ) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
         self.fields["name"].widget.attrs.update({"autofocus": True, "autocomplete": "off"})
-        for name in ("content_type", "label_kind"):
+        for name in ("content_type", "label_kind", "agreement_rule"):
             # A choice is always required here; drop the blank "---------" option.
             field = cast(forms.ChoiceField, self.fields[name])
             field.choices = cast(models.Field, Project._meta.get_field(name)).choices or []
+        # Scripts that post the form from before the agreement settings existed keep the
+        # project's rule (or the default) rather than failing.
+        for name in ("agreement_rule", "agreement_threshold"):
+            self.fields[name].required = False
         if content_type_locked:
             self.fields["content_type"].disabled = True
             self.fields["content_type"].help_text = "Fixed once the project has items."
@@ -128,6 +139,9 @@ class ProjectForm(forms.ModelForm):
                 self.add_error("rating_max", f"Must be greater than the lowest rating ({low}).")
         else:
             cleaned["rating_min"] = cleaned["rating_max"] = None
+        for name in ("agreement_rule", "agreement_threshold"):
+            if cleaned.get(name) in (None, ""):
+                cleaned[name] = self.initial.get(name, getattr(self.instance, name))
         return cleaned
 
     def service_fields(self) -> dict[str, Any]:

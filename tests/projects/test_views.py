@@ -619,16 +619,21 @@ def test_a_multi_label_project_can_be_created(alice):
 
 
 def test_the_settings_show_only_what_works_and_name_what_is_planned(project, alice):
-    """Agreement and weak labels are not built: their settings are not offered (a post of them
-    changes nothing), and the page says they are planned."""
+    """Weak labels are not built: their settings are not offered (a post of them changes
+    nothing), and the page says they are planned. The agreement rule is offered and kept."""
     page = client_for(alice).get(reverse("project-settings", args=[project.pk])).content.decode()
-    assert "Planned" in page and "Agreement" in page and "Weak labels" in page
-    for planned in ("agreement_rule", "agreement_threshold", "weak_label", "weak_labels_"):
+    assert "Planned" in page and "Weak labels" in page
+    assert 'name="agreement_rule"' in page and 'name="agreement_threshold"' in page
+    for planned in ("weak_label", "weak_labels_"):
         assert f'name="{planned}' not in page
     response = client_for(alice).post(
         reverse("project-settings", args=[project.pk]),
-        settings_post(project, agreement_rule="unanimous", weak_labels_prefill="on"),
-    )
+        settings_post(
+            project, agreement_rule="unanimous", agreement_threshold="0.8",
+            weak_labels_prefill="on",
+        ),
+    )  # fmt: skip
     assert response.status_code == 302
     project.refresh_from_db()
-    assert (project.agreement_rule, project.weak_labels_prefill) == ("majority", False)
+    assert (project.agreement_rule, project.agreement_threshold) == ("unanimous", 0.8)
+    assert project.weak_labels_prefill is False
