@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -123,6 +124,12 @@ def test_a_lead_reads_every_annotation_with_its_rater_item_and_value(crowd, alic
 
 def test_revisions_come_when_asked(crowd, alice):
     rows = walk(session_client(alice), url(crowd), {"include": "revisions"})
+    schema = Client().get("/api/schema/", {"format": "json"}).json()
+    described = schema["components"]["schemas"]["AnnotationRow"]
+    assert "revisions" not in described["required"], "only when asked"
+    assert all(
+        set(described["required"]) <= set(row) <= set(described["properties"]) for row in rows
+    )
 
     [edited] = [row for row in rows if row["revision"] == 2]
     assert [(r["revision"], r["value"]) for r in edited["revisions"]] == [

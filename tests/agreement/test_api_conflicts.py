@@ -10,6 +10,7 @@ from base64 import b64encode
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from agreement.models import Conflict, ConflictStatus, ItemEvent, LabelOfRecord, LabelSource
 from labeling.assignment import item_claim
@@ -401,3 +402,30 @@ def test_raters_and_pipelines_cannot_see_or_decide_conflicts(sentiment, queue, a
         resolve = api.post(url(sentiment, conflict, "resolve"), {"action": "ambiguous"})
         assert_error(resolve, 403, "permission_denied")
     assert conflict_of(queue["split"]).status == ConflictStatus.OPEN
+
+
+# --- the schema ---------------------------------------------------------------------------------
+
+
+def test_the_schema_shows_each_decision_by_example_and_its_errors_and_the_answer_fits_it(
+    sentiment, queue, alice
+):
+    schema = Client().get("/api/schema/", {"format": "json"}).json()
+    path = f"{API}/projects/{{project_pk}}/conflicts/{{conflict_id}}/resolve/"
+    resolve = schema["paths"][path]["post"]
+    examples = resolve["requestBody"]["content"]["application/json"]["examples"].values()
+    assert {example["value"]["action"] for example in examples} == {
+        "label", "more_raters", "ambiguous",
+    }  # fmt: skip
+    responses = resolve["responses"]
+    assert {"200", "400", "403", "404", "409"} <= set(responses)
+    for code in ("200", "400", "409"):
+        assert responses[code]["content"]["application/json"]["examples"], code
+    ref = responses["200"]["content"]["application/json"]["schema"]["$ref"]
+    described = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+    body = conflict_resolve_by_api(
+        session_client(alice), sentiment, conflict_of(queue["split"]), "negative"
+    )
+
+    assert set(described["required"]) <= set(body) <= set(described["properties"])
