@@ -178,6 +178,19 @@ def test_conflicts_with_no_agreement_figure_come_last_and_pages_walk_through_tie
     assert back == expected[:-1]  # every page before the last one, in order
 
 
+def test_a_cursor_gives_back_an_agreement_of_one_third_exactly(sentiment, queue, alice):
+    """The 2-1 split's agreement (1/3) is the last page's position: the page before it must
+    be found by comparing with the very float the database stored."""
+    api = session_client(alice)
+    pages = [api.get(url(sentiment), {"page_size": 1}).json()]
+    while pages[-1]["next"]:
+        pages.append(api.get(pages[-1]["next"]).json())
+    assert [page["results"][0]["observed"] for page in pages] == [0, 0, pytest.approx(1 / 3)]
+    before_last = api.get(pages[-1]["previous"]).json()
+    assert before_last["results"] == pages[1]["results"]
+    assert before_last["next"] and before_last["previous"]
+
+
 @pytest.mark.parametrize(
     "position",
     ["1~2~x", "abc~3", "inf~3", "nan~3", "0.5", "0.5~-1", None],
