@@ -1,4 +1,5 @@
-"""Who may call what: every route of /api/v1/ (projects and labeling), by every kind of caller.
+"""Who may call what: every route of /api/v1/ (projects, labeling and agreement), by every kind of
+caller.
 
 The actors: alice leads the project, bob rates in it, mallory leads another project only, anon
 is nobody. `token` is alice calling with her personal API token instead of a session; `revoked`
@@ -30,9 +31,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from PIL import Image
 
+from agreement.models import Conflict
+from agreement.services.conflicts import conflict_resolve
 from core.jobs.models import JobStatus
 from labeling.assignment import item_claim
-from projects.models import ImportJob, Membership, Project
+from labeling.members import membership_set
+from labeling.services import annotation_submit
+from projects.models import ImportJob, Item, Membership, Project, Role
 from projects.services.images import image_store
 from projects.services.invitations import invitation_create
 from projects.services.tokens import api_token_create, api_token_revoke, project_token_create
@@ -90,6 +95,12 @@ submit            POST    201   201    404    401   201    401      403     403
 skip              POST    200   200    404    401   200    401      403     403
 renew             POST    200   200    404    401   200    401      403     403
 assign            POST    200   403    404    401   200    401      403     403
+conflicts         GET     200   403    404    401   200    401      403     403
+conflict          GET     200   403    404    401   200    401      403     403
+conflict-resolve  POST    200   403    404    401   200    401      403     403
+conflict-reopen   POST    200   403    404    401   200    401      403     403
+annotations       GET     200   403    404    401   200    401      200     404
+item-agreements   GET     200   403    404    401   200    401      200     404
 tokens            GET     200   200    200    401   200    401      403     403
 tokens            POST    201   201    201    401   403    401      403     403
 token             GET     200   404    404    401   200    401      403     403
@@ -129,13 +140,20 @@ ROUTES: dict[str, tuple[str, dict[str, str]]] = {
     "skip": ("api-labeling-skip", ITEM),
     "renew": ("api-labeling-renew", ITEM),
     "assign": ("api-labeling-assign", P),
+    "conflicts": ("api-conflict-list", P),
+    "conflict": ("api-conflict-detail", {**P, "conflict_id": "conflict"}),
+    "conflict-resolve": ("api-conflict-resolve", {**P, "conflict_id": "conflict"}),
+    "conflict-reopen": ("api-conflict-reopen", {**P, "conflict_id": "resolved"}),
+    "annotations": ("api-annotation-list", P),
+    "item-agreements": ("api-item-agreement-list", P),
     "tokens": ("api-token-list", {}),
     "token": ("api-token-detail", {"pk": "token"}),
     "token-revoke": ("api-token-revoke", {"pk": "token"}),
     "schema": ("api-schema", {}),
     "docs": ("api-docs", {}),
 }
-_IDS = ("project", "member", "label", "item", "held", "job", "token", "ptoken", "invitation")
+_IDS = ("project", "member", "label", "item", "held", "job", "token", "ptoken", "invitation",
+        "conflict", "resolved")  # fmt: skip
 
 
 def url_of(endpoint: str, world: dict[str, Any]) -> str:
@@ -164,6 +182,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("submit", "POST"): {"value": "positive", "client_id": "6f1c1f4e-6d0c-4c37-9d5e-2b7a8f0e9a11"},
     ("skip", "POST"): {"reason": "unsure"},
     ("assign", "POST"): {"rater": "carol", "item_keys": ["item-1"]},
+    ("conflict-resolve", "POST"): {"action": "label", "value": "negative", "note": "sarcasm"},
+    ("conflict-reopen", "POST"): {"note": "new guidelines"},
     ("tokens", "POST"): {"name": "ci"},
 }
 
@@ -266,6 +286,30 @@ def png() -> bytes:
     return buffer.getvalue()
 
 
+# The conflict routes need conflicts, and conflicts need labels, which the rest of the world must
+# not have (a project with annotations is archived, not deleted): they are added for those rows.
+NEEDS_CONFLICTS = {"conflict", "conflict-resolve", "conflict-reopen"}
+
+
+def with_conflicts(
+    world: dict[str, Any], project: Project, alice: Any, carol: Any
+) -> dict[str, Any]:
+    """carol and erin split on two items served before the others (so that nobody else's hold
+    changes): two open conflicts, of which alice resolves the second."""
+    erin = UserFactory(username="erin")
+    membership_set(project=project, user=erin, role=Role.RATER)
+    split = make_items(project, 2, prefix="split")
+    Item.objects.filter(pk__in=[item.pk for item in split]).update(priority=10)
+    for rater, value in ((carol, "positive"), (erin, "negative")):
+        for hold in item_claim(project=project, rater=rater, hold=2):
+            assert hold.item.key.startswith("split-")
+            annotation_submit(project=project, item_id=hold.item.pk, rater=rater, value=value,
+                              client_id=uuid.uuid4())  # fmt: skip
+    first, second = (Conflict.objects.get(item=item) for item in split)
+    conflict_resolve(conflict=second, lead=alice, value="positive")
+    return {**world, "conflict": first.pk, "resolved": second.pk}
+
+
 def client_as(actor: str, users: dict[str, Any], project: Project) -> Any:
     if actor == "anon":
         return session_client(None)
@@ -287,10 +331,12 @@ def client_as(actor: str, users: dict[str, Any], project: Project) -> Any:
 @pytest.mark.django_db
 @pytest.mark.parametrize(("endpoint", "method", "actor", "expected"), _cases())
 def test_permission_matrix(
-    world: dict[str, Any], project, alice, bob, mallory, endpoint: str, method: str, actor: str,
-    expected: int,
+    world: dict[str, Any], project, alice, bob, carol, mallory, endpoint: str, method: str,
+    actor: str, expected: int,
 ) -> None:  # fmt: skip
     client = client_as(actor, {"lead": alice, "rater": bob, "other": mallory}, project)
+    if endpoint in NEEDS_CONFLICTS:
+        world = with_conflicts(world, project, alice, carol)
     url = url_of(endpoint, world)
     if (endpoint, method) == ("imports", "POST"):
         upload = SimpleUploadedFile("more.csv", b"key,text\nz,Fine.\n")

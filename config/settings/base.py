@@ -251,11 +251,12 @@ SPECTACULAR_SETTINGS = {
     # Only what the API does today; what comes next is named as planned.
     "DESCRIPTION": (
         "Projects, their members and label schemas, items and their imports, API tokens, and "
-        "labeling: claim, submit, skip, renew, history and progress.\n\n"
-        "Planned, not in this API yet: agreement between raters (consensus, conflicts and "
-        "their resolution), weak labels from process feedback, and dataset versions for "
-        "pipelines. A project's `agreement_rule`, `agreement_threshold` and `weak_label*` "
-        "fields are kept for those and change nothing today."
+        "labeling: claim, submit, skip, renew, history and progress; agreement: the conflict "
+        "queue and a lead's decisions on it, the project's annotations and each item's "
+        "agreement.\n\n"
+        "Planned, not in this API yet: agreement's project figures, rater scorecards and full "
+        "recompute, weak labels from process feedback, and dataset versions for pipelines. A "
+        "project's `weak_label*` fields are kept for those and change nothing today."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -269,6 +270,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "projects.models.Role",
         "ItemStatusEnum": "projects.models.ItemStatus",
+        "ConflictStatusEnum": "agreement.models.ConflictStatus",
     },
 }
 
