@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from agreement.models import (
@@ -201,8 +202,10 @@ def _name(user: User) -> str:
 def conflict_next(*, project: Project, after: Conflict | None = None) -> Conflict | None:
     """The open conflict a lead should look at next: lowest agreement first (ties by id), after
     `after` in that order when given (so that resolving moves on to the next)."""
+    # Conflicts with no agreement figure (a single rater) last, on every database, as the
+    # queue's list shows them (agreement.selectors.QUEUE_ORDER).
     queue = Conflict.objects.filter(project=project, status__in=OPEN_STATUSES[:1]).order_by(
-        "observed", "pk"
+        F("observed").asc(nulls_last=True), "pk"
     )
     if after is not None:
         queue = queue.exclude(pk=after.pk)
