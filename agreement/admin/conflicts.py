@@ -32,11 +32,12 @@ from django.http import (
 from django.middleware.csrf import get_token
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
-from agreement.admin.page import NO_FIGURE, UNDO_KEY, conflict_page
+from agreement.admin.display import NO_FIGURE, chips_html, percent, when_html
+from agreement.admin.page import UNDO_KEY, conflict_page
 from agreement.admin.queue import LabelPairFilter, QueueFilters, StatusFilter
 from agreement.models import Conflict, Resolution, ResolutionAction
 from agreement.selectors import QUEUE_ORDER, conflict_after
@@ -47,8 +48,9 @@ from agreement.services.conflicts import (
     conflict_reopen,
     conflict_resolve,
 )
+from core.admin import is_superuser
 from core.errors import Conflict as StateConflict
-from projects.admin import LeadProjectFilter, ProjectScopedAdmin
+from projects.admin import LeadProjectFilter, ProjectScopedAdmin, led_project_ids
 from projects.models import LabelKind, Project
 
 if TYPE_CHECKING:
@@ -63,7 +65,7 @@ Decision = Callable[[Conflict, "User", str], Resolution]
 @admin.register(Conflict)
 class ConflictAdmin(ProjectScopedAdmin):
     list_display = ["item_cell", "project", "status_cell", "agreement_cell", "label_pair_cell",
-                    "times_opened", "opened_at"]  # fmt: skip
+                    "opened_cell"]  # fmt: skip
     list_display_links = ["item_cell"]
     list_filter = [StatusFilter, ("project", LeadProjectFilter), LabelPairFilter]
     search_fields = ["item__key"]
@@ -72,6 +74,7 @@ class ConflictAdmin(ProjectScopedAdmin):
     list_select_related = ["item", "project"]
     actions = None
     show_full_result_count = False  # a count(*) over a big project on every page is slow
+    empty_value_display = NO_FIGURE
     change_list_template = "admin/agreement/conflict/change_list.html"
 
     # Rows change only through the services, from the resolution page.
@@ -80,6 +83,12 @@ class ConflictAdmin(ProjectScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        if not is_superuser(request) and len(led_project_ids(request)) == 1:
+            # A lead of one project: the same name on every row.
+            return [column for column in self.list_display if column != "project"]
+        return self.list_display
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conflict]:
         # The label pair column colours its labels: the projects' labels in one query.
@@ -112,19 +121,30 @@ class ConflictAdmin(ProjectScopedAdmin):
     @admin.display(description="agreement", ordering="observed")
     def agreement_cell(self, conflict: Conflict) -> str:
         """The share of agreeing rater pairs on the item."""
-        return NO_FIGURE if conflict.observed is None else f"{conflict.observed:.0%}"
+        return percent(conflict.observed)
 
     @admin.display(description="label pair", ordering="label_pair")
     def label_pair_cell(self, conflict: Conflict) -> SafeString | str:
         if not conflict.label_pair:
             return NO_FIGURE
-        labels = {label.value: label for label in conflict.project.labels.all()}
-        parts = []
-        for value in conflict.label_pair.split(" | "):
-            label = labels.get(value)
-            parts.append((label.color if label else "transparent", value))
-        return format_html_join(
-            " ", '<span class="cq-chip"><i style="--swatch: {}"></i>{}</span>', parts
+        return chips_html(conflict.label_pair.split(" | "), conflict.project.labels.all())
+
+    @admin.display(description="opened", ordering="opened_at")
+    def opened_cell(self, conflict: Conflict) -> SafeString:
+        """When it was (last) opened, and how many times it has been opened when more than
+        once (settled by the raters or reopened by a lead, then a conflict again)."""
+        when = when_html(conflict.opened_at)
+        if conflict.times_opened == 1:
+            return when
+        return format_html(
+            '{}<span class="cq-times">opened {} times</span>', when, conflict.times_opened
+        )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(
+            request, {"title": "Conflicts to resolve", **(extra_context or {})}
         )
 
     # --- the resolution page and its decisions -----------------------------------------------

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from agreement.admin.display import NO_FIGURE, percent
 from agreement.models import (
     Conflict,
     ConflictStatus,
@@ -28,7 +29,6 @@ from projects.models import AgreementRule, Item, Label, LabelKind, Membership, P
 
 # The page's own keys. A label may have taken one of them (hotkeys are any of [0-9a-z] but s, u
 # and i): the page's action then moves to the key with Shift.
-NO_FIGURE = "\N{EN DASH}"  # where a figure is not known (yet)
 SKIP_KEY, INSTRUCTIONS_KEY, UNDO_KEY = "s", "i", "u"
 MORE_KEY, AMBIGUOUS_KEY, NOTE_KEY, REOPEN_KEY = "m", "a", "n", "r"
 RULES_WITH_THRESHOLD = (AgreementRule.MIN_SHARE, AgreementRule.DAWID_SKENE, AgreementRule.WEIGHTED)
@@ -66,7 +66,6 @@ class Choice:
     hotkey: str
     votes: int  # raters whose label has it
     share: float  # of the raters, in per cent
-    in_consensus: bool
     checked: bool  # multi-label: ticked when the page opens
 
 
@@ -77,19 +76,16 @@ class Scorecard:
     agreement: str  # with the majority of the other raters on the same items
     agreement_items: int
     gold: str  # right answers of gold items
-    gold_items: int
+    gold_share: str
     dawid_skene: str  # the label model's estimate of the rater's accuracy
 
     @classmethod
     def of(cls, quality: RaterQuality) -> Scorecard:
-        gold = (
-            f"{quality.gold_correct}/{quality.gold_items} ({percent(quality.gold_accuracy)})"
-            if quality.gold_items
-            else NO_FIGURE
-        )
+        gold = f"{quality.gold_correct}/{quality.gold_items}" if quality.gold_items else NO_FIGURE
         return cls(
             agreement=percent(quality.loo_agreement), agreement_items=quality.loo_items,
-            gold=gold, gold_items=quality.gold_items, dawid_skene=percent(quality.ds_accuracy),
+            gold=gold, gold_share=percent(quality.gold_accuracy),
+            dawid_skene=percent(quality.ds_accuracy),
         )  # fmt: skip
 
 
@@ -195,18 +191,6 @@ def _share(votes: int, n: int) -> float:
     return round(100 * votes / n, 1) if n else 0.0
 
 
-def percent(share: float | None) -> str:
-    return NO_FIGURE if share is None else f"{share:.0%}"
-
-
-def _in(value: str, consensus: Any) -> bool:
-    if consensus is None:
-        return False
-    if isinstance(consensus, list):
-        return value in {str(v) for v in consensus}
-    return value == str(consensus)
-
-
 def _agrees(value: Any, consensus: Any) -> bool | None:
     if consensus is None:
         return None
@@ -216,7 +200,7 @@ def _agrees(value: Any, consensus: Any) -> bool | None:
 
 
 def _choices(
-    project: Project, labels: list[Label], votes: Counter[str], n: int, consensus: Any,
+    project: Project, labels: list[Label], votes: Counter[str], n: int,
     checked: Collection[str] | None,
 ) -> list[Choice]:  # fmt: skip
     if project.label_kind == LabelKind.RATING:
@@ -230,7 +214,6 @@ def _choices(
                 hotkey=str(r) if 0 <= r <= 9 else "",
                 votes=votes[str(r)],
                 share=_share(votes[str(r)], n),
-                in_consensus=_in(str(r), consensus),
                 checked=False,
             )
             for r in range(project.rating_min, project.rating_max + 1)
@@ -244,7 +227,6 @@ def _choices(
             hotkey=b.hotkey,
             votes=votes[b.value],
             share=_share(votes[b.value], n),
-            in_consensus=_in(b.value, consensus),
             # Multi-label: what more than half of the raters chose is ticked, so that the lead
             # decides only the labels they split on.
             checked=(b.value in checked) if checked is not None else 2 * votes[b.value] > n,
@@ -338,7 +320,7 @@ def conflict_page(*, conflict: Conflict, checked: Collection[str] | None = None)
             )
         )
     values = [entry.annotation.value for entry in entries if entry.annotation is not None]
-    choices = _choices(project, labels, _votes(project, values), len(values), consensus, checked)
+    choices = _choices(project, labels, _votes(project, values), len(values), checked)
     names = {entry.rater.pk: line.name for entry, line in zip(entries, raters, strict=True)}
     return ConflictPage(
         conflict=conflict, item=item, project=project, agreement=agreement,
