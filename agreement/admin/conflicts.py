@@ -36,7 +36,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
-from agreement.admin.display import NO_FIGURE, chips_html, percent, when_html
+from agreement.admin.display import NO_FIGURE, chips_html, percent, status_html, when_html
 from agreement.admin.page import UNDO_KEY, conflict_page
 from agreement.admin.queue import LabelPairFilter, QueueFilters, StatusFilter
 from agreement.models import Conflict, Resolution, ResolutionAction
@@ -112,11 +112,7 @@ class ConflictAdmin(ProjectScopedAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_cell(self, conflict: Conflict) -> SafeString:
-        return format_html(
-            '<span class="cq-status cq-{}">{}</span>',
-            conflict.status,
-            conflict.get_status_display(),
-        )
+        return status_html(conflict.status, str(conflict.get_status_display()))
 
     @admin.display(description="agreement", ordering="observed")
     def agreement_cell(self, conflict: Conflict) -> str:

@@ -8,12 +8,22 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from projects.models import Label
 
 NO_FIGURE = "\N{EN DASH}"  # where a figure is not known (yet)
+# A conflict's status in a word, for its badge (the full wording shows on hover).
+STATUS_WORDS = {"open": "Open", "waiting": "Waiting", "resolved": "Resolved",
+                "ambiguous": "Ambiguous", "settled": "Settled"}  # fmt: skip
+
+
+def status_html(status: str, wording: str) -> SafeString:
+    return format_html(
+        '<span class="cq-status cq-{}" title="{}">{}</span>', status, wording,
+        STATUS_WORDS.get(status, wording),
+    )  # fmt: skip
 
 
 def percent(share: float | None) -> str:
@@ -33,13 +43,14 @@ def when_html(at: datetime) -> SafeString:
 def chips_html(values: Iterable[Any], labels: Iterable[Label]) -> SafeString:
     """Label values as chips with their labels' colours (a value no label has, as it is)."""
     by_value = {label.value: label for label in labels}
-    parts = []
+    chips = SafeString()
     for value in values:
         label = by_value.get(str(value))
-        parts.append((label.color, label.display_name) if label else ("transparent", str(value)))
-    chips = format_html_join(
-        "", '<span class="cq-chip"><i style="--swatch: {}"></i>{}</span>', parts
-    )
+        if label is None:  # a rating, or a label no longer in the schema
+            chips += format_html('<span class="cq-chip">{}</span>', value)
+        else:
+            chip = '<span class="cq-chip"><i style="--swatch: {}"></i>{}</span>'
+            chips += format_html(chip, label.color, label.display_name)
     return format_html('<span class="cq-chips">{}</span>', chips)
 
 

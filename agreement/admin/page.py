@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agreement.admin.display import NO_FIGURE, percent
+from agreement.admin.display import NO_FIGURE, percent, status_html
 from agreement.models import (
     Conflict,
     ConflictStatus,
@@ -159,6 +159,14 @@ class ConflictPage:
         return percent(self.agreement.confidence if self.agreement is not None else None)
 
     @property
+    def status_badge(self) -> str:
+        return status_html(self.conflict.status, str(self.conflict.get_status_display()))
+
+    @property
+    def is_rating(self) -> bool:
+        return self.project.label_kind == LabelKind.RATING
+
+    @property
     def is_multi(self) -> bool:
         return self.project.label_kind == LabelKind.MULTI
 
@@ -282,6 +290,7 @@ def conflict_page(*, conflict: Conflict, checked: Collection[str] | None = None)
     """Everything the resolution page shows about `conflict` (loaded with its item, the item's
     image and its project). `checked`: the multi-label values a refused decision had ticked."""
     item, project = conflict.item, conflict.project
+    item.project = project  # the same row, loaded with the conflict
     labels = list(project.labels.all())
     by_value = {label.value: label for label in labels}
 
@@ -314,7 +323,10 @@ def conflict_page(*, conflict: Conflict, checked: Collection[str] | None = None)
                 chips=chips(value),
                 agrees=_agrees(value, consensus) if annotation is not None else None,
                 revision=annotation.revision if annotation is not None else 0,
-                time_spent=duration(annotation.time_spent_ms) if annotation is not None else "",
+                # No time for a label given elsewhere (imported) or by a client that kept none.
+                time_spent=duration(annotation.time_spent_ms)
+                if annotation is not None and annotation.time_spent_ms
+                else "",
                 note=assignment.skip_reason if assignment is not None else "",
                 scorecard=Scorecard.of(quality) if quality is not None else None,
             )

@@ -74,11 +74,10 @@ class QueueFilters:
 
     @classmethod
     def of(cls, request: HttpRequest) -> QueueFilters:
-        encoded = request.GET.get("_changelist_filters", "")
-        params = QueryDict(encoded)
+        params = QueryDict(request.GET.get("_changelist_filters", ""))
         project = params.get(PROJECT_PARAM, "")
         return cls(
-            encoded=encoded,
+            encoded=params.urlencode(),
             project_id=int(project) if project.isdigit() else None,
             label_pair=params.get(LABEL_PAIR_PARAM, ""),
             key_contains=params.get(SEARCH_PARAM, "").strip(),

@@ -213,7 +213,10 @@ def test_the_page_shows_the_item_the_raters_the_agreement_and_the_history(world,
 def test_the_page_takes_a_fixed_number_of_queries(world, alice, django_assert_max_num_queries):
     client = admin_for(alice)
     client.get(page_url(world["conflicts"]["review-0"]))  # sessions and caches warmed
-    with django_assert_max_num_queries(20):
+    # The session and user (2), alice's projects, the conflict, the labels, the agreement, the
+    # label of record, the raters (3), their memberships and scorecards, the history (2), the
+    # queue's count and next conflict, and the admin's menu (2).
+    with django_assert_max_num_queries(18):
         response = client.get(page_url(world["conflicts"]["review-0"]))
     assert response.status_code == 200
 
@@ -330,6 +333,17 @@ def test_the_next_conflict_stays_in_the_queues_project_and_label_pair(world, ali
     )  # fmt: skip
     assert response["Location"].startswith(page_url(world["conflicts"]["review-2"]) + "?")
     assert "_changelist_filters=project__id__exact" in response["Location"]
+
+
+def test_start_resolving_opens_the_first_conflict_of_the_filtered_queue(world, alice):
+    client = admin_for(alice)
+    queue = client.get(QUEUE, {"label_pair": "negative | positive"})
+    [start] = re.findall(r'href="([^"]+)" class="cq-start"', queue.content.decode())
+
+    response = client.get(start.replace("&amp;", "&"), follow=True)
+
+    assert response.context["page"].conflict == world["conflicts"]["review-1"]
+    assert response.context["open_left"] == 1  # the queue it came from: one pair
 
 
 def test_skip_goes_to_the_next_in_order_and_wraps_around(world, alice):
