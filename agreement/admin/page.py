@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.utils.safestring import SafeString
+
 from agreement.admin.display import NO_FIGURE, percent, status_html
 from agreement.models import (
     Conflict,
@@ -92,11 +94,9 @@ class Scorecard:
 @dataclass(frozen=True)
 class RaterLine:
     name: str
-    username: str
     is_external: bool
     state: str  # labeled, skipped, leased, assigned, expired
     chips: list[Chip]
-    agrees: bool | None  # with the consensus; None without one
     revision: int  # how many values the label has held
     time_spent: str
     note: str  # a skip's reason
@@ -159,7 +159,7 @@ class ConflictPage:
         return percent(self.agreement.confidence if self.agreement is not None else None)
 
     @property
-    def status_badge(self) -> str:
+    def status_badge(self) -> SafeString:
         return status_html(self.conflict.status, str(self.conflict.get_status_display()))
 
     @property
@@ -197,14 +197,6 @@ def _votes(project: Project, values: list[Any]) -> Counter[str]:
 
 def _share(votes: int, n: int) -> float:
     return round(100 * votes / n, 1) if n else 0.0
-
-
-def _agrees(value: Any, consensus: Any) -> bool | None:
-    if consensus is None:
-        return None
-    if isinstance(consensus, list):
-        return sorted(value or []) == sorted(consensus)
-    return bool(value == consensus)
 
 
 def _choices(
@@ -317,11 +309,9 @@ def conflict_page(*, conflict: Conflict, checked: Collection[str] | None = None)
         raters.append(
             RaterLine(
                 name=person(entry.rater, membership),
-                username=entry.rater.get_username(),
                 is_external=bool(membership and membership.is_external),
                 state=entry.state,
                 chips=chips(value),
-                agrees=_agrees(value, consensus) if annotation is not None else None,
                 revision=annotation.revision if annotation is not None else 0,
                 # No time for a label given elsewhere (imported) or by a client that kept none.
                 time_spent=duration(annotation.time_spent_ms)
