@@ -1,9 +1,11 @@
 """A lead works through the conflict queue in the admin, in a real Chromium, by keyboard.
 
 alice (staff) leads "Product reviews" (k = 3, at least 70% must agree); bob, carol and dave
-label through the real services, carol as an external rater named in an imported file. The
-queue, the resolution page and the page after a decision are screenshotted under
-var/screenshots/ so that a person looks at them.
+label through the real services, carol as an external rater named in an imported file; a full
+recompute scores them; alice asks for one more rater on r-102, and erin, who joined after the
+recompute, labels it. The queue, the resolution page, the page after a decision and the lists
+of decisions and labels of record are screenshotted under var/screenshots/ so that a person
+looks at them.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ import uuid
 from typing import Any
 
 import pytest
-from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import expect
 
-from agreement.models import Conflict, ConflictStatus, LabelOfRecord, LabelSource, RaterQuality
+from agreement.models import Conflict, ConflictStatus, LabelOfRecord, LabelSource
+from agreement.services.conflicts import conflict_more_raters
+from agreement.services.recompute import agreement_recompute_request, agreement_recompute_run
 from labeling.lead_assignment import items_assign
+from labeling.members import membership_set
 from labeling.services import annotation_submit
-from projects.models import AgreementRule, ContentType, Item, ItemStatus, Membership, Project
+from projects.models import AgreementRule, ContentType, Item, ItemStatus, Membership, Project, Role
 from projects.services.images import image_store
 from tests.conftest import browser_login, screenshot
 from tests.factories import UserFactory, make_project
@@ -79,12 +83,14 @@ def reviews(alice, bob, carol) -> Project:
         digest = hashlib.sha256(text.encode()).hexdigest()
         Item.objects.create(project=project, key=key, text=text, content_hash=digest)
     label_all(project, alice, [bob, carol, dave], VOTES)
-    for rater, agreement, ds in ((bob, 0.86, 0.9), (dave, 0.64, 0.71)):
-        RaterQuality.objects.create(
-            project=project, rater=rater, annotations=120, loo_agreement=agreement,
-            loo_items=118, ds_accuracy=ds, gold_items=12, gold_correct=round(12 * ds),
-            computed_at=timezone.now(),
-        )  # fmt: skip
+    # The raters' scorecards, from a full recompute; a rater who joins later has none yet.
+    job = agreement_recompute_request(project=project, requested_by=alice, enqueue=False)
+    agreement_recompute_run(job_id=job.pk)
+    erin = UserFactory(username="erin", first_name="Erin", last_name="Lindqvist")
+    membership_set(project=project, user=erin, role=Role.RATER)
+    item = Item.objects.get(project=project, key="r-102")
+    conflict_more_raters(conflict=Conflict.objects.get(item=item), lead=alice)
+    label_all(project, alice, [erin], {"r-102": ("neutral",)})
     return project
 
 
@@ -120,8 +126,8 @@ def test_alice_resolves_by_keyboard_and_moves_through_the_queue(page, live_serve
     expect(raters).to_have_count(3)
     expect(raters.nth(1)).to_contain_text("Vendor annotator 7")
     expect(raters.nth(1)).to_contain_text("external")
-    expect(raters.nth(1)).to_contain_text("not computed yet")
-    expect(raters.nth(0)).to_contain_text("86%")
+    for n in range(3):
+        expect(raters.nth(n)).to_contain_text(re.compile(r"\d+% agree"))
     expect(page.locator(".cr-agreement")).to_contain_text("a tie")
     expect(page.locator(".cr-choice", has_text="Negative").locator("kbd")).to_have_text("2")
     page.keyboard.press("i")
@@ -142,6 +148,9 @@ def test_alice_resolves_by_keyboard_and_moves_through_the_queue(page, live_serve
     on_conflict(page, "r-102")
     expect(page.locator(".messagelist")).to_contain_text("Resolved r-101 as “Negative”.")
     expect(page.locator(".messagelist button")).to_contain_text("Undo")
+    erin_row = page.locator(".cr-raters tbody tr", has_text="Erin Lindqvist")
+    expect(erin_row).to_contain_text("not computed yet")
+    expect(page.locator(".cr-history")).to_contain_text("One more rater labeled it")
     screenshot(page, "conflicts-03-next-with-undo")
     assert state(reviews, "r-101") == (
         ItemStatus.RESOLVED, ConflictStatus.RESOLVED, ("negative", LabelSource.RESOLUTION),
@@ -169,7 +178,7 @@ def test_alice_resolves_by_keyboard_and_moves_through_the_queue(page, live_serve
     # Every decision is on record, newest first.
     page.goto(f"{live_server.url}/admin/agreement/resolution/")
     decisions = page.locator("#result_list tbody tr")
-    expect(decisions).to_have_count(4)
+    expect(decisions).to_have_count(5)  # the fixture asked for one more rater first
     expect(decisions.nth(3)).to_contain_text("Support made amends")
     expect(decisions.nth(0)).to_contain_text("Marked ambiguous")
     screenshot(page, "conflicts-06-decisions")
