@@ -1,6 +1,8 @@
 """Reads of agreement that several callers need: a project's conflicts (the lead's queue) and one
 conflict with everything a lead decides on, the project's annotations as pipelines read them, and
 its items' agreement rows. Each reads a page in a fixed number of queries, whatever its size.
+The admin's queue spans the projects a lead leads, narrowed as its filters say
+(`conflicts_in_queue`), and moves from one conflict to the next in the same order.
 
 Raters are named as a lead knows them: by username, or, for an external rater (a name from an
 imported file: `Membership.is_external`), by that name.
@@ -8,12 +10,13 @@ imported file: `Membership.is_external`), by that name.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from agreement.models import Conflict, ItemAgreement, ItemEvent, Resolution
+from agreement.models import Conflict, ConflictStatus, ItemAgreement, ItemEvent, Resolution
 from labeling.models import Annotation, AnnotationLabel, AnnotationRevision
 from projects.models import LabelKind, Membership, Project
 
@@ -131,3 +134,53 @@ def item_agreements(*, project_id: int) -> QuerySet[ItemAgreement]:
         .select_related("item__label_of_record")
         .defer(*_ITEM_BULK)
     )
+
+
+# --- the admin's queue: across the projects a lead leads ---------------------------------------
+
+
+def conflicts_in_queue(
+    *,
+    project_ids: Collection[int] | None,
+    statuses: Collection[str] = (ConflictStatus.OPEN,),
+    label_pair: str = "",
+    key_contains: str = "",
+) -> QuerySet[Conflict]:
+    """The conflicts of the given projects (of every project when None) in queue order, narrowed
+    as the admin's queue narrows them: by status, label pair and a part of the item's key."""
+    queue = Conflict.objects.filter(status__in=list(statuses))
+    if project_ids is not None:
+        queue = queue.filter(project_id__in=list(project_ids))
+    if label_pair:
+        queue = queue.filter(label_pair=label_pair)
+    if key_contains:
+        queue = queue.filter(item__key__icontains=key_contains)
+    return queue.order_by(*QUEUE_ORDER)
+
+
+def conflict_after(*, queue: QuerySet[Conflict], current: Conflict) -> Conflict | None:
+    """The conflict after `current` in queue order, else the first of the queue (the lead
+    skipped those before); never `current` itself. `current` need not be in the queue any more
+    (a decision has just taken it out): its place is where its agreement puts it."""
+    if current.observed is None:
+        later = Q(observed__isnull=True, pk__gt=current.pk)
+    else:
+        later = (
+            Q(observed__gt=current.observed)
+            | Q(observed=current.observed, pk__gt=current.pk)
+            | Q(observed__isnull=True)
+        )
+    others = queue.exclude(pk=current.pk)
+    return others.filter(later).first() or others.first()
+
+
+def conflict_label_pairs(*, conflicts: QuerySet[Conflict]) -> list[tuple[str, int]]:
+    """The label pairs that occur in these conflicts, with how many, most frequent first."""
+    rows = (
+        conflicts.exclude(label_pair="")
+        .order_by()
+        .values("label_pair")
+        .annotate(n=Count("pk"))
+        .values_list("label_pair", "n")
+    )
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
