@@ -37,9 +37,11 @@ def start_of_today(now: datetime) -> datetime:
 
 def labeled_counts(*, project_id: int, user_id: int, now: datetime) -> tuple[int, int]:
     """The member's labeled items in the project, counted from their annotations: in all, and
-    since midnight of `now`'s day (the counts the membership row keeps)."""
+    since midnight of `now`'s day (the counts the membership row keeps). Imported labels count
+    in the total only: they are history, whenever they were made."""
+    today = Q(created_at__gte=start_of_today(now), import_job__isnull=True)
     counted = Annotation.objects.filter(project=project_id, rater=user_id).aggregate(
-        total=Count("pk"), today=Count("pk", filter=Q(created_at__gte=start_of_today(now)))
+        total=Count("pk"), today=Count("pk", filter=today)
     )
     return counted["total"], counted["today"]
 
