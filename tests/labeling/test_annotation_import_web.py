@@ -168,7 +168,8 @@ def test_the_upload_page_says_what_a_row_holds_for_this_projects_labels(project,
     for field in ("item_key", "rater", "value", "created_at", "time_spent_ms"):
         assert f"<code>{field}</code>" in page
     assert '<code>neutral</code> <span class="muted small">(archived)</span>' in page
-    assert "any other name is an external rater" in page
+    assert "any other name for an external rater" in page
+    assert "cannot sign in, and get no items to label" in page
 
 
 def test_a_lead_uploads_on_the_page_follows_the_job_and_retries_a_failed_one(
