@@ -9,7 +9,10 @@ service the Celery task and `manage.py import_annotations` call, timed from the 
 its end (reading, the external raters, and the batches); the upload is stored first and not
 counted. Prints one line per run:
 
-    annotation_import rows=100000 seconds=... rows/s=... created=... changed=... unchanged=...
+    annotation_import run=first rows=100000 seconds=... rows/s=... created=... changed=...
+
+with the CPU time of this process and of its PostgreSQL backend (on a busy machine the wall
+time is mostly waiting for a CPU; `load` is the 1-minute load average at the start).
 """
 
 from __future__ import annotations
@@ -92,9 +95,10 @@ def main() -> None:
     from projects.services.imports import shuffle_key_for
     from tests.factories import UserFactory, make_project
 
-    # bench/import.py's: create the database when missing, migrate it either way.
-    ensure_database = importlib.import_module("import").ensure_database
-    ensure_database(os.environ["DATABASE_URL"])
+    # bench/import.py's: create the database when missing (migrated either way), and the CPU
+    # time of this connection's PostgreSQL backend.
+    items_bench = importlib.import_module("import")
+    items_bench.ensure_database(os.environ["DATABASE_URL"])
     per_item = options.raters_per_item
     lead: Any = UserFactory(username="bench-lead")
     project = make_project(
@@ -124,16 +128,23 @@ def main() -> None:
                 project=project, uploaded_file=File(handle, name=path.name), created_by=lead,
                 source="cli", enqueue=False,
             )  # fmt: skip
+        load = os.getloadavg()[0]
+        pg_before = items_bench.backend_cpu_seconds()
+        cpu_before = time.process_time()
         started = time.perf_counter()
         job = annotation_import_run(job_id=job.pk)
         seconds = time.perf_counter() - started
+        python_cpu = time.process_time() - cpu_before
+        pg_after = items_bench.backend_cpu_seconds()
+        pg_cpu = f"{pg_after - pg_before:.2f}" if pg_before and pg_after else "?"
         if job.status != "succeeded":
             sys.exit(f"{name} failed: {job.message} {job.errors[:3]}")
         print(
             f"annotation_import run={name} rows={job.row_count} seconds={seconds:.2f} "
             f"rows/s={job.row_count / seconds:,.0f} created={job.created_count} "
             f"changed={job.changed_count} unchanged={job.unchanged_count} "
-            f"external_raters={job.external_rater_count} peak_rss_mb={peak_rss_mb():.0f}",
+            f"external_raters={job.external_rater_count} peak_rss_mb={peak_rss_mb():.0f} "
+            f"python_cpu_s={python_cpu:.2f} postgres_cpu_s={pg_cpu} load={load:.1f}",
             flush=True,
         )
     started = time.perf_counter()

@@ -55,6 +55,8 @@ PHASE_RATERS = "adding external raters"
 PHASE_SAVING = "saving"
 PHASE_DONE = "done"
 PHASE_REJECTED = "rejected"
+# How often the reading loop hands its count to JobProgress (which writes at most twice a second).
+PROGRESS_EVERY_ROWS = 500
 # SQLite has one write lock: between batches, a pause in which raters' claims and submits
 # (which poll for the lock) take it; half as long as the batch held it, at least this.
 SQLITE_PAUSE_MIN_SECONDS = 0.005
@@ -202,14 +204,17 @@ def _run(job: AnnotationImportJob, progress: JobProgress) -> AnnotationImportJob
         try:
             total, records = _records(job.format, upload, problems)
             progress.phase(PHASE_READING, total=total)
+            done = 0
             for done, record in enumerate(records, start=1):
                 for row in validator.add(record):
                     if not problems:  # past a problem, only count the others
                         spool.append(row)
-                progress.advance(done)
+                if not done % PROGRESS_EVERY_ROWS:
+                    progress.advance(done)
             for row in validator.finish():
                 if not problems:
                     spool.append(row)
+            progress.advance(done)
             progress.finish()
         except FileRejected as rejected:
             problems.add(rejected.error)

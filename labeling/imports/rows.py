@@ -68,13 +68,13 @@ class Raters:
             memberships.filter(is_external=True).values_list("external_name", "user_id")
         )
         self.names: list[str] = []  # every distinct name of the file, in order of appearance
-        self._index: dict[str, int] = {}
+        self.index: dict[str, int] = {}  # each name's place in `names`
 
     def code(self, name: str) -> int:
         """The name's index in `names`, adding it on its first appearance."""
-        index = self._index.get(name)
+        index = self.index.get(name)
         if index is None:
-            index = self._index[name] = len(self.names)
+            index = self.index[name] = len(self.names)
             self.names.append(name)
         return index
 
@@ -153,13 +153,15 @@ class RowValidator:
         name = self._text(fields.get("rater"), "rater", problem)
         rater = None
         if name is not None:
-            if len(name) > RATER_NAME_MAX:
-                problem(f"is {len(name)} characters long; the limit is {RATER_NAME_MAX}.",
-                        "rater", name)  # fmt: skip
-            elif any(ord(char) < 32 or ord(char) == 127 for char in name):
-                problem("contains a control character.", "rater", name)
-            else:
-                rater = self.raters.code(name)
+            rater = self.raters.index.get(name)  # a name seen before was checked then
+            if rater is None:
+                if len(name) > RATER_NAME_MAX:
+                    problem(f"is {len(name)} characters long; the limit is {RATER_NAME_MAX}.",
+                            "rater", name)  # fmt: skip
+                elif not name.isprintable():
+                    problem("contains a control character.", "rater", name)
+                else:
+                    rater = self.raters.code(name)
         value = self._value(fields.get("value"), problem)
         created_at = self._created_at(fields.get("created_at"), problem)
         time_spent_ms = self._time_spent(fields.get("time_spent_ms"), problem)
