@@ -456,15 +456,16 @@ def test_an_import_changes_a_members_own_label_as_a_revision(project, items, ali
 
 
 def test_items_and_members_counters_follow_the_imported_labels(project, items, alice, bob):
-    """k=2: one label puts an item in progress, two make it labeled; bob's total counts his
-    imported labels, his count for today does not (they are history)."""
+    """k=2: one label puts an item in progress, two make it labeled, and agreement (listening
+    in the batch's transaction) finds the two alike; bob's total counts his imported labels,
+    his count for today does not (they are history)."""
     content = (
         "item_key,rater,value\nitem-0,bob,positive\nitem-0,worker-1,positive\nitem-1,bob,negative\n"
     )
     job = run_import(project, alice, "a.csv", content)
 
     assert job.status == JobStatus.SUCCEEDED
-    assert state(items[0]) == (2, 2, ItemStatus.LABELED)
+    assert state(items[0]) == (2, 2, ItemStatus.AGREED)
     assert state(items[1]) == (1, 1, ItemStatus.IN_PROGRESS)
     assert state(items[2]) == (0, 0, ItemStatus.OPEN)
     assert Item.objects.get(pk=items[0].pk).change_count == 1
@@ -516,7 +517,7 @@ def test_a_crowd_of_more_raters_than_k_fills_the_item_past_its_slots(project, it
     job = run_import(project, alice, "crowd.csv", "item_key,rater,value\n" + rows)
 
     assert (job.created_count, job.external_rater_count) == (39, 39)
-    assert state(items[0]) == (39, 39, ItemStatus.LABELED)
+    assert state(items[0]) == (39, 39, ItemStatus.AGREED)  # all in, and all alike
     assert all(
         hold.item.pk != items[0].pk for hold in item_claim(project=project, rater=bob, hold=3)
     )
@@ -861,6 +862,6 @@ def test_an_upload_is_imported_by_the_worker(
     done: AnnotationImportJob = wait_for(finished, timeout=60)
     assert done.status == JobStatus.SUCCEEDED, done.message
     assert (done.created_count, done.external_rater_count) == (900, 2)
-    assert Item.objects.filter(project=project, status=ItemStatus.LABELED).count() == 300
+    assert Item.objects.filter(project=project, status=ItemStatus.AGREED).count() == 300
     recount_is_clean(project)
     default_storage.delete(done.file.name)
