@@ -150,6 +150,9 @@ class RowValidator:
             errors.append(RowError(location=location, message=message, field=name, value=shown))
 
         key = self._text(fields.get("item_key"), "item_key", problem)
+        if key is not None and "\x00" in key:  # no key has one (PostgreSQL text cannot)
+            problem("contains a NUL character.", "item_key", key)
+            key = None
         name = self._text(fields.get("rater"), "rater", problem)
         rater = None
         if name is not None:

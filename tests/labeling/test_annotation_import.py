@@ -639,6 +639,7 @@ def test_json_lines_errors_name_the_line(project, items, alice):
         + "{not json\n"
         + jsonl({"item_key": "item-1", "value": "positive"})
         + jsonl({"item_key": "item-2", "rater": ["w"], "value": "positive"})
+        + jsonl({"item_key": "item-\u0000", "rater": "w\u0000", "value": "positive"})
     )
 
     job = run_import(project, alice, "bad.jsonl", content)
@@ -647,6 +648,8 @@ def test_json_lines_errors_name_the_line(project, items, alice):
         "line 2: not valid JSON: Expecting property name enclosed in double quotes (column 2).",
         "line 3, field 'rater': missing: every row needs a rater.",
         """line 4, field 'rater', value '["w"]': must be a string.""",
+        "line 5, field 'item_key', value 'item-\\x00': contains a NUL character.",
+        "line 5, field 'rater', value 'w\\x00': contains a control character.",
     ]
 
 
