@@ -146,7 +146,9 @@ class RowValidator:
         errors: list[RowError] = []
 
         def problem(message: str, name: str, value: Any = None) -> None:
-            shown = None if value is None else show(value)
+            # A NUL shown as the symbol for one: the job's errors are JSON that PostgreSQL
+            # keeps as jsonb, which refuses the character itself.
+            shown = None if value is None else show(value).replace("\x00", "\u2400")
             errors.append(RowError(location=location, message=message, field=name, value=shown))
 
         key = self._text(fields.get("item_key"), "item_key", problem)

@@ -648,8 +648,8 @@ def test_json_lines_errors_name_the_line(project, items, alice):
         "line 2: not valid JSON: Expecting property name enclosed in double quotes (column 2).",
         "line 3, field 'rater': missing: every row needs a rater.",
         """line 4, field 'rater', value '["w"]': must be a string.""",
-        "line 5, field 'item_key', value 'item-\\x00': contains a NUL character.",
-        "line 5, field 'rater', value 'w\\x00': contains a control character.",
+        "line 5, field 'item_key', value 'item-\u2400': contains a NUL character.",
+        "line 5, field 'rater', value 'w\u2400': contains a control character.",
     ]
 
 
