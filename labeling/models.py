@@ -124,10 +124,11 @@ class Annotation(models.Model):
     revision = models.PositiveIntegerField(default=1)
     # The import that brought the annotation in from a file (None: labeled in Accord). Imported
     # labels are history: they count in the member's labeled total, never in labeled today.
-    # Indexed for imported rows only (the PROTECT check when a job is deleted); a label made in
-    # Accord pays nothing for it.
+    # RESTRICT: a job is not deleted from under its annotations, but goes with them when their
+    # project is deleted. Indexed for imported rows only (that check when a job is deleted); a
+    # label made in Accord pays nothing for it.
     import_job = models.ForeignKey(
-        "AnnotationImportJob", null=True, blank=True, on_delete=models.PROTECT,
+        "AnnotationImportJob", null=True, blank=True, on_delete=models.RESTRICT,
         related_name="annotations", db_index=False,
     )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)

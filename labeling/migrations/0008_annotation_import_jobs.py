@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='annotation',
             name='import_job',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='annotations', to='labeling.annotationimportjob'),
+            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.RESTRICT, related_name='annotations', to='labeling.annotationimportjob'),
         ),
         migrations.AddIndex(
             model_name='annotation',

@@ -25,6 +25,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
+from django.db.models import RestrictedError
 from django.test import Client
 from django.utils import timezone
 
@@ -673,6 +674,16 @@ def test_what_cannot_be_imported_creates_no_job(project, alice):
         annotation_import_create(project=project, uploaded_file=upload("a.csv", CROWD_CSV),
                                  created_by=alice, source="ui")  # fmt: skip
     assert not AnnotationImportJob.objects.exists()
+
+
+def test_a_job_stays_while_its_annotations_do_and_goes_with_its_project(project, items, alice):
+    job = run_import(project, alice, "crowd.csv", CROWD_CSV)
+
+    with pytest.raises(RestrictedError):
+        job.delete()
+    project.delete()
+
+    assert not AnnotationImportJob.objects.exists() and not Annotation.objects.exists()
 
 
 # --- runs, retries -----------------------------------------------------------------------------
