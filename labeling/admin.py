@@ -22,8 +22,10 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 
 from core.admin import NoDeleteMixin, ReadOnlyAdminMixin, is_superuser
+from core.jobs.models import JobStatus
+from labeling.imports import annotation_import_retry
 from labeling.members import membership_remove, user_deactivate
-from labeling.models import Annotation, AnnotationRevision, Assignment
+from labeling.models import Annotation, AnnotationImportJob, AnnotationRevision, Assignment
 from labeling.selectors import annotation_gold_correct
 from projects.admin import (
     LeadProjectFilter,
@@ -84,6 +86,28 @@ class AnnotationAdmin(NoDeleteMixin, ReadOnlyAdminMixin, ProjectScopedAdmin):
         return annotation_gold_correct(annotation)
 
 
+@admin.register(AnnotationImportJob)
+class AnnotationImportJobAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
+    list_display = ["id", "original_name", "project", "status", "progress", "total",
+                    "created_count", "changed_count", "unchanged_count", "external_rater_count",
+                    "error_count", "created_by", "created_at"]  # fmt: skip
+    list_filter = ["status", "source", ("project", LeadProjectFilter)]
+    search_fields = ["original_name"]
+    list_select_related = ["project", "created_by"]
+    actions = ["retry"]
+
+    @admin.action(description="Retry the selected failed annotation imports")
+    def retry(self, request: HttpRequest, queryset: QuerySet[AnnotationImportJob]) -> None:
+        retried = 0
+        for job in queryset.filter(status=JobStatus.FAILED).order_by("pk"):
+            try:
+                annotation_import_retry(job=job)
+                retried += 1
+            except ValidationError as error:
+                self.message_user(request, "; ".join(error.messages), messages.WARNING)
+        self.message_user(request, f"{retried} annotation import(s) queued again.")
+
+
 # --- members: removing one gives back the items they hold ----------------------------------
 
 
@@ -104,6 +128,8 @@ class MembershipAdminForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         instance = self.instance
+        if instance.pk and instance.is_external and cleaned.get("role") != Role.RATER:
+            raise ValidationError("An external rater stays a rater: they cannot sign in.")
         if instance.pk and cleaned.get("role") != Role.LEAD:
             stored = Membership.objects.get(pk=instance.pk)
             if _is_last_lead(stored):
@@ -117,14 +143,15 @@ class MembershipAdmin(ProjectScopedAdmin):
     the items they hold back to the queue (membership_remove)."""
 
     form = MembershipAdminForm
-    list_display = ["user", "project", "role", "created_at"]
-    list_filter = ["role", ("project", LeadProjectFilter)]
-    search_fields = ["user__username", "project__name"]
+    list_display = ["user", "project", "role", "is_external", "external_name", "created_at"]
+    list_filter = ["role", "is_external", ("project", LeadProjectFilter)]
+    search_fields = ["user__username", "external_name", "project__name"]
     raw_id_fields = ["user"]
     list_select_related = ["user", "project"]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and _is_last_lead(obj):
+        # An external rater stays (labeling.members.membership_remove says why).
+        if obj is not None and (obj.is_external or _is_last_lead(obj)):
             return False
         return super().has_delete_permission(request, obj)
 
@@ -155,6 +182,8 @@ def users_answered_for(request: HttpRequest) -> QuerySet[Any]:
         User.objects.filter(is_staff=False, is_superuser=False)
         .filter(Exists(memberships.filter(project_id__in=led)))
         .exclude(Exists(memberships.exclude(project_id__in=led)))
+        # External raters (named in imported files) never sign in: nobody gives them a password.
+        .exclude(Exists(memberships.filter(is_external=True)))
     )
 
 

@@ -114,7 +114,9 @@ def _membership_lock(project: Project, rater: User, now: datetime) -> Membership
         "SELECT EXISTS (SELECT 1 FROM labeling_assignment WHERE project_id = %s"
         " AND status = 'leased' AND expires_at <= %s), labeled_total,"
         " CASE WHEN labeled_on = %s THEN labeled_today ELSE 0 END"
-        " FROM projects_membership WHERE project_id = %s AND user_id = %s"
+        # An external rater (named in an imported file) never claims: they have no account
+        # to sign in with, and this keeps it so should one ever reach here.
+        " FROM projects_membership WHERE project_id = %s AND user_id = %s AND NOT is_external"
         + sql.locking("FOR UPDATE"),
         [project.pk, sql.param(Assignment, "expires_at", now),
          sql.param(Membership, "labeled_on", timezone.localdate(now)), project.pk, rater.pk],

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.db.models import OuterRef, Subquery
 
+from labeling.models import AnnotationImportFormat
 from projects.models import Membership, Project, Role
 from projects.services.invitations import DEFAULT_DAYS, MAX_USES_LIMIT
 
@@ -54,9 +55,10 @@ class AssignForm(forms.Form):
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         role = Membership.objects.filter(project=project, user=OuterRef("pk")).values("role")[:1]
+        # External raters (named in imported files) cannot sign in to label what they are given.
         self.fields["rater"].queryset = (  # type: ignore[attr-defined]
             get_user_model()
-            .objects.filter(memberships__project=project)
+            .objects.filter(memberships__project=project, memberships__is_external=False)
             .annotate(project_role=Subquery(role))
             .order_by("username")
         )
@@ -79,6 +81,16 @@ class AssignForm(forms.Form):
         if source == self.NEXT and not cleaned.get("count") and "count" not in self.errors:
             self.add_error("count", "Say how many items to assign.")
         return cleaned
+
+
+class AnnotationImportForm(forms.Form):
+    file = forms.FileField(
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.jsonl,.ndjson,.json"}),
+        help_text="CSV or JSON Lines: one row per label.",
+    )
+    format = forms.ChoiceField(
+        choices=AnnotationImportFormat.choices, initial=AnnotationImportFormat.AUTO, label="Format"
+    )
 
 
 class InvitationForm(forms.Form):

@@ -48,8 +48,14 @@ def items_assign(
     now = now or timezone.now()
     wanted_ids = {int(i) for i in item_ids}
     wanted_keys = {str(k) for k in keys}
-    if not Membership.objects.filter(project=project, user=rater).exists():
+    member = Membership.objects.filter(project=project, user=rater).first()
+    if member is None:
         raise NotAMember(f"{rater} is not a member of this project.")
+    if member.is_external:
+        raise NotAMember(
+            f"{member.external_name} is an external rater: their labels come from imported "
+            "files, and they get no items to label."
+        )
     with transaction.atomic():
         # Lock the items in pk order (see slots_release) so concurrent claims and other
         # assignments see consistent slot counts.

@@ -20,12 +20,22 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
+EXTERNAL_STAYS = (
+    "{name} is an external rater, named in an imported file: they have no account, cannot sign "
+    "in, and stay a rater of the project whose file named them."
+)
+
+
 @transaction.atomic
 def membership_set(*, project: Project, user: User, role: str) -> Membership:
-    """Add a member or change their role (not in an archived project)."""
+    """Add a member or change their role (not in an archived project). An external rater
+    (`labeling.imports.raters`) can be neither added elsewhere nor given another role."""
     project_ensure_writable(project=project)
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; use one of {Role.values}."})
+    external = Membership.objects.filter(user=user, is_external=True).first()
+    if external is not None and not (external.project_id == project.pk and role == Role.RATER):
+        raise ValidationError(EXTERNAL_STAYS.format(name=external.external_name))
     membership, created = Membership.objects.get_or_create(
         project=project, user=user, defaults={"role": role}
     )
@@ -56,7 +66,12 @@ def _labeled_counts_fill(membership: Membership) -> None:
 @transaction.atomic
 def membership_remove(*, membership: Membership) -> None:
     """Remove a member. The items they hold (live leases, a lead's assignments) go back to the
-    queue: their slots are freed, or those items could never reach k raters."""
+    queue: their slots are freed, or those items could never reach k raters.
+
+    An external rater stays: the next file naming them would otherwise make a second external
+    rater of the same name, whose labels would sit beside the first one's on the same items."""
+    if membership.is_external:
+        raise ValidationError(EXTERNAL_STAYS.format(name=membership.external_name))
     if membership.role == Role.LEAD and _lead_count(membership.project) == 1:
         raise ValidationError("A project keeps at least one lead.")
     holds = Assignment.objects.select_for_update().filter(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from labeling.assignment import CLAIM_ORDER
@@ -18,7 +18,7 @@ from labeling.models import (
     Assignment,
     AssignmentStatus,
 )
-from projects.models import Item, ItemStatus, LabelKind, Project
+from projects.models import Item, ItemStatus, LabelKind, Membership, Project
 from projects.values import gold_matches
 
 if TYPE_CHECKING:
@@ -37,9 +37,11 @@ def start_of_today(now: datetime) -> datetime:
 
 def labeled_counts(*, project_id: int, user_id: int, now: datetime) -> tuple[int, int]:
     """The member's labeled items in the project, counted from their annotations: in all, and
-    since midnight of `now`'s day (the counts the membership row keeps)."""
+    since midnight of `now`'s day (the counts the membership row keeps). Imported labels count
+    in the total only: they are history, whenever they were made."""
+    today = Q(created_at__gte=start_of_today(now), import_job__isnull=True)
     counted = Annotation.objects.filter(project=project_id, rater=user_id).aggregate(
-        total=Count("pk"), today=Count("pk", filter=Q(created_at__gte=start_of_today(now)))
+        total=Count("pk"), today=Count("pk", filter=today)
     )
     return counted["total"], counted["today"]
 
@@ -152,6 +154,8 @@ class RaterOnItem:
     annotation: Annotation | None
     revisions: list[AnnotationRevision]  # oldest first
     gold_match: bool | None  # the label against the item's current gold answer; None: no gold
+    # An external rater's name in the file that named them (None: a person with an account).
+    external_name: str | None = None
 
     @property
     def state(self) -> str:
@@ -171,7 +175,16 @@ def item_raters(*, item: Item) -> list[RaterOnItem]:
         a.rater_id: a
         for a in Assignment.objects.filter(item=item).select_related("rater", "assigned_by")
     }
-    annotations = Annotation.objects.filter(item=item).select_related("rater", "label")
+    # External raters only ever have labels (they hold no lease), so their names come with the
+    # annotations, in the same query.
+    external = Membership.objects.filter(
+        project=OuterRef("project"), user=OuterRef("rater"), is_external=True
+    ).values("external_name")[:1]
+    annotations = (
+        Annotation.objects.filter(item=item)
+        .select_related("rater", "label")
+        .annotate(external_name=Subquery(external))
+    )
     if item.project.label_kind == LabelKind.MULTI:
         chosen = AnnotationLabel.objects.select_related("label")
         annotations = annotations.prefetch_related(Prefetch("chosen", queryset=chosen))
@@ -186,6 +199,7 @@ def item_raters(*, item: Item) -> list[RaterOnItem]:
                 annotation=annotation,
                 revisions=list(annotation.revisions.all()),
                 gold_match=annotation_gold_correct(annotation),
+                external_name=annotation.external_name,  # type: ignore[attr-defined]
             )
         )
     labeled = {entry.rater.pk for entry in raters}

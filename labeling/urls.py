@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.views import invitations, items, label, members
+from labeling.views import imports, invitations, items, label, members
 
 urlpatterns = [
     path("invite/<str:secret>/", invitations.invitation, name="invitation"),
@@ -27,5 +27,25 @@ urlpatterns = [
         "projects/<int:pk>/members/<int:membership_id>/remove/",
         members.project_member_remove,
         name="project-member-remove",
+    ),
+    path(
+        "projects/<int:pk>/annotations/import/",
+        imports.annotation_import,
+        name="annotation-import",
+    ),
+    path(
+        "projects/<int:pk>/annotations/imports/<int:job_id>/",
+        imports.annotation_import_job,
+        name="annotation-import-job",
+    ),
+    path(
+        "projects/<int:pk>/annotations/imports/<int:job_id>/status.json",
+        imports.annotation_import_job_status,
+        name="annotation-import-job-status",
+    ),
+    path(
+        "projects/<int:pk>/annotations/imports/<int:job_id>/retry/",
+        imports.annotation_import_job_retry,
+        name="annotation-import-job-retry",
     ),
 ]

@@ -36,6 +36,7 @@ from agreement.services.conflicts import conflict_resolve
 from core.jobs.models import JobStatus
 from labeling.assignment import item_claim
 from labeling.members import membership_set
+from labeling.models import AnnotationImportJob
 from labeling.services import annotation_submit
 from projects.models import ImportJob, Item, Membership, Project, Role
 from projects.services.images import image_store
@@ -101,6 +102,10 @@ conflict-resolve  POST    200   403    404    401   200    401      403     403
 conflict-reopen   POST    200   403    404    401   200    401      403     403
 annotations       GET     200   403    404    401   200    401      200     404
 item-agreements   GET     200   403    404    401   200    401      200     404
+ann-imports       GET     200   403    404    401   200    401      403     403
+ann-imports       POST    202   403    404    401   202    401      403     403
+ann-import        GET     200   403    404    401   200    401      403     403
+ann-import-retry  POST    200   403    404    401   200    401      403     403
 tokens            GET     200   200    200    401   200    401      403     403
 tokens            POST    201   201    201    401   403    401      403     403
 token             GET     200   404    404    401   200    401      403     403
@@ -146,6 +151,9 @@ ROUTES: dict[str, tuple[str, dict[str, str]]] = {
     "conflict-reopen": ("api-conflict-reopen", {**P, "conflict_id": "resolved"}),
     "annotations": ("api-annotation-list", P),
     "item-agreements": ("api-item-agreement-list", P),
+    "ann-imports": ("api-annotation-import-list", P),
+    "ann-import": ("api-annotation-import-detail", {**P, "pk": "ann_job"}),
+    "ann-import-retry": ("api-annotation-import-retry", {**P, "pk": "ann_job"}),
     "tokens": ("api-token-list", {}),
     "token": ("api-token-detail", {"pk": "token"}),
     "token-revoke": ("api-token-revoke", {"pk": "token"}),
@@ -153,7 +161,7 @@ ROUTES: dict[str, tuple[str, dict[str, str]]] = {
     "docs": ("api-docs", {}),
 }
 _IDS = ("project", "member", "label", "item", "held", "job", "token", "ptoken", "invitation",
-        "conflict", "resolved")  # fmt: skip
+        "conflict", "resolved", "ann_job")  # fmt: skip
 
 
 def url_of(endpoint: str, world: dict[str, Any]) -> str:
@@ -261,6 +269,10 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
     job = ImportJob.objects.create(
         project=project, original_name="old.csv", file="imports/old.csv", status=JobStatus.FAILED
     )
+    ann_job = AnnotationImportJob.objects.create(
+        project=project, original_name="crowd.csv", file="annotation-imports/crowd.csv",
+        status=JobStatus.FAILED,
+    )  # fmt: skip
     # bob and then alice hold the same item (most-started first), so either can label it.
     held = item_claim(project=project, rater=bob)[0].item.pk
     assert item_claim(project=project, rater=alice)[0].item.pk == held
@@ -277,6 +289,7 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
         "token": target_token.pk,
         "ptoken": ptoken.pk,
         "invitation": invitation.pk,
+        "ann_job": ann_job.pk,
     }
 
 
@@ -340,6 +353,9 @@ def test_permission_matrix(
     url = url_of(endpoint, world)
     if (endpoint, method) == ("imports", "POST"):
         upload = SimpleUploadedFile("more.csv", b"key,text\nz,Fine.\n")
+        response = client.post(url, {"file": upload}, format="multipart")
+    elif (endpoint, method) == ("ann-imports", "POST"):
+        upload = SimpleUploadedFile("crowd.csv", b"item_key,rater,value\nitem-1,w-7,positive\n")
         response = client.post(url, {"file": upload}, format="multipart")
     elif (endpoint, method) in BODIES:
         body = dict(BODIES[endpoint, method]) if endpoint == "submit" else BODIES[endpoint, method]

@@ -8,8 +8,8 @@ every time); a large run by hand (README, "Fuzzing the API") is what finds the r
 
 alice leads the project, bob rates in it; each holds two tokens, one to call with and one for the
 token routes to act on (revoking the first would sign the caller out for the rest of the run);
-the project has items (one held by bob, one gold), an import job, an invitation and a pipeline
-token, whose ids stand in for the ids the fuzzer draws.
+the project has items (one held by bob, one gold), an import job of items and one of annotations,
+an invitation and a pipeline token, whose ids stand in for the ids the fuzzer draws.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from labeling.assignment import item_claim
+from labeling.models import AnnotationImportJob
 from projects.models import ImportJob, Item, Project
 from projects.services.invitations import invitation_create
 from projects.services.tokens import api_token_create, project_token_create
@@ -64,6 +65,7 @@ class World:
     label_id: int
     member_id: int
     import_id: int
+    annotation_import_id: int
     invitation_id: int
     project_token_id: int
 
@@ -86,6 +88,7 @@ class World:
         for part, object_id in (
             ("/labels/", self.label_id),
             ("/members/", self.member_id),
+            ("/annotations/imports/", self.annotation_import_id),
             ("/imports/", self.import_id),
             ("/invitations/", self.invitation_id),
             ("/tokens/", self.project_token_id),
@@ -105,6 +108,9 @@ def world() -> Iterator[World]:
     item_claim(project=project, rater=bob)
     held = Item.objects.get(pk=bob.assignments.get().item_id)
     job = ImportJob.objects.create(project=project, created_by=alice, original_name="a.csv")
+    annotation_job = AnnotationImportJob.objects.create(
+        project=project, created_by=alice, original_name="crowd.csv"
+    )
     invitation, _ = invitation_create(project=project, created_by=alice)
     project_token, _ = project_token_create(project=project, created_by=alice, name="pipeline")
     headers, spare = {}, {}
@@ -125,6 +131,7 @@ def world() -> Iterator[World]:
             label_id=project.labels.first().pk,
             member_id=project.memberships.get(user=bob).pk,
             import_id=job.pk,
+            annotation_import_id=annotation_job.pk,
             invitation_id=invitation.pk,
             project_token_id=project_token.pk,
         )

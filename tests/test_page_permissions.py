@@ -18,6 +18,7 @@ from PIL import Image
 
 from core.jobs.models import JobStatus
 from labeling import urls as labeling_urls
+from labeling.models import AnnotationImportJob
 from overview import urls as overview_urls
 from projects import urls as project_urls
 from projects.models import ImportJob, Item, Membership
@@ -52,6 +53,12 @@ MATRIX = [
     ("GET",  "/projects/{project}/imports/{job}/",             200,   403,   404,    LOGIN),
     ("GET",  "/projects/{project}/imports/{job}/status.json",  200,   403,   404,    LOGIN),
     ("POST", "/projects/{project}/imports/{job}/retry/",       MOVED, 403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/annotations/import/",        200,   403,   404,    LOGIN),
+    # Without a file the form comes back with its error.
+    ("POST", "/projects/{project}/annotations/import/",        200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/annotations/imports/{ann_job}/", 200, 403,  404,    LOGIN),
+    ("GET",  "/projects/{project}/annotations/imports/{ann_job}/status.json", 200, 403, 404, LOGIN),
+    ("POST", "/projects/{project}/annotations/imports/{ann_job}/retry/", MOVED, 403, 404, LOGIN),
     ("GET",  "/items/{image_item}/image/",                     200,   200,   404,    LOGIN),
     ("GET",  "/items/{image_item}/thumbnail/",                 200,   200,   404,    LOGIN),
     ("GET",  "/label/{project}/",                              200,   200,   404,    LOGIN),
@@ -89,6 +96,9 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
     job = ImportJob.objects.create(
         project=project, original_name="bad.csv", status=JobStatus.FAILED, created_by=alice
     )
+    ann_job = AnnotationImportJob.objects.create(
+        project=project, original_name="crowd.csv", status=JobStatus.FAILED, created_by=alice
+    )
     token, _ = api_token_create(user=alice, name="alice's pipeline")
     ptoken, _ = project_token_create(project=project, created_by=alice, name="nightly")
     invitation, secret = invitation_create(project=project, created_by=alice, max_uses=5)
@@ -99,6 +109,7 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
             "missing": project.pk + 1000,
             "carol": Membership.objects.get(project=project, user=carol).pk,
             "job": job.pk,
+            "ann_job": ann_job.pk,
             "image_item": image_item.pk,
             "token": token.pk,
             "ptoken": ptoken.pk,
@@ -137,7 +148,7 @@ def test_page_permission(world, method, path, actor, expected):
 def test_the_matrix_covers_every_page():
     """A page added to the urls of any app must get its row above."""
     ids = {"project": 1, "missing": 2, "carol": 3, "job": 4, "image_item": 5, "token": 6,
-           "ptoken": 7, "invitation": 8, "secret": "inv_x"}  # fmt: skip
+           "ptoken": 7, "invitation": 8, "secret": "inv_x", "ann_job": 9}  # fmt: skip
     covered = {resolve(path.format(**ids)).url_name for _, path, *_ in MATRIX}
     named = {
         pattern.name

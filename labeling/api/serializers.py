@@ -10,7 +10,8 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from core.api.strict import StrictJsonInput
-from labeling.models import Annotation, Assignment
+from core.jobs.api import JOB_FIELDS, JobSerializerMixin
+from labeling.models import Annotation, AnnotationImportFormat, AnnotationImportJob, Assignment
 from projects.models import Item
 
 
@@ -259,3 +260,33 @@ class AssignOutputSerializer(serializers.Serializer):
     already_held = serializers.ListField(child=serializers.IntegerField())
     full = serializers.ListField(child=serializers.IntegerField())
     unknown = serializers.ListField(child=serializers.CharField())
+
+
+# --- annotation imports ------------------------------------------------------------------------
+
+
+class AnnotationImportJobSerializer(JobSerializerMixin, serializers.ModelSerializer):
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+
+    class Meta:
+        model = AnnotationImportJob
+        fields = [
+            "id", "project", "original_name", "format", "source", "row_count", "created_count",
+            "changed_count", "unchanged_count", "closed_count", "external_rater_count",
+            "created_by", *JOB_FIELDS,
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class AnnotationImportCreateInputSerializer(StrictJsonInput, serializers.Serializer):
+    unknown_fields_refused = True
+
+    file = serializers.FileField(
+        help_text="CSV or JSON Lines: one row per label, with item_key, rater and value "
+        "(optional created_at, time_spent_ms)."
+    )
+    format = serializers.ChoiceField(
+        choices=AnnotationImportFormat.choices, default=AnnotationImportFormat.AUTO
+    )

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.urls import path
 
-from labeling.api import members, views
+from labeling.api import imports, members, views
 
 base = "projects/<int:project_pk>/labeling/"
 project = "projects/<int:project_pk>"
@@ -29,5 +29,20 @@ urlpatterns = [
         f"{project}/members/<int:pk>/",
         members.MemberViewSet.as_view(DETAIL),
         name="api-member-detail",
+    ),
+    path(
+        f"{project}/annotations/imports/",
+        imports.AnnotationImportJobViewSet.as_view(LIST),
+        name="api-annotation-import-list",
+    ),
+    path(
+        f"{project}/annotations/imports/<int:pk>/",
+        imports.AnnotationImportJobViewSet.as_view({"get": "retrieve"}),
+        name="api-annotation-import-detail",
+    ),
+    path(
+        f"{project}/annotations/imports/<int:pk>/retry/",
+        imports.AnnotationImportJobViewSet.as_view({"post": "retry"}),
+        name="api-annotation-import-retry",
     ),
 ]

@@ -43,7 +43,9 @@ class Revision:
 
 @dataclass(frozen=True)
 class RaterRow:
-    username: str
+    username: str  # an external rater's name in the file that named them
+    external: bool  # named in an imported file: no account
+    imported: bool  # the label came from an imported file
     state: str  # labeled, skipped, leased, assigned, expired
     chips: list[Chip]  # the current label; empty for none (or "none of these")
     revisions: list[Revision]
@@ -85,6 +87,7 @@ def value_chips(value: Any, *, project: Project, labels: dict[str, Label]) -> li
 
 def _row(entry: RaterOnItem, *, project: Project, labels: dict[str, Label]) -> RaterRow:
     annotation, assignment = entry.annotation, entry.assignment
+    external = entry.external_name
     note = ""
     if assignment is not None and annotation is None:
         if assignment.skip_reason:
@@ -92,7 +95,9 @@ def _row(entry: RaterOnItem, *, project: Project, labels: dict[str, Label]) -> R
         elif assignment.assigned_by is not None:
             note = f"assigned by {assignment.assigned_by.get_username()}"
     return RaterRow(
-        username=entry.rater.get_username(),
+        username=external if external is not None else entry.rater.get_username(),
+        external=external is not None,
+        imported=annotation is not None and annotation.import_job_id is not None,
         state=entry.state,
         chips=value_chips(annotation.value if annotation else None, project=project, labels=labels),
         revisions=[

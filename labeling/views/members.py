@@ -72,7 +72,10 @@ def members_page(
     """The Members page: the members, the invitation links (a new one's link shown once, as
     kept in the session by `project_invitation_create`), and the forms to add and invite."""
     project = access.project
-    memberships = project.memberships.select_related("user").order_by("role", "user__username")
+    # External raters (named in imported files) after the people who sign in.
+    memberships = project.memberships.select_related("user").order_by(
+        "is_external", "role", "user__username"
+    )
     new_invitation = request.session.pop(NEW_INVITATION_SESSION_KEY, None)
     if new_invitation and new_invitation.get("project") != project.pk:
         new_invitation = None
