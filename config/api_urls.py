@@ -7,4 +7,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("labeling.api.urls")),
     path("", include("projects.api.urls")),
+    path("", include("agreement.api.figures_urls")),
 ]
