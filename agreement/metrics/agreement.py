@@ -16,6 +16,7 @@ from agreement.metrics.data import (
     FloatArray,
     IntArray,
     RaterPairs,
+    Tally,
     as_domain,
     distinct_keys,
     long_form,
@@ -73,8 +74,11 @@ def observed_agreement(matrix: FloatArray, *, domain: ArrayLike | None = None) -
     Source: Fleiss (1971), "Measuring nominal scale agreement among many raters", Psychological
     Bulletin 76(5), 378-382, generalised to n_i ratings per item.
     """
-    values = as_domain(domain, matrix)
-    counts = tally(matrix, values)
+    return observed_agreement_of_tally(tally(matrix, as_domain(domain, matrix)))
+
+
+def observed_agreement_of_tally(counts: Tally) -> ObservedAgreement:
+    """``observed_agreement`` from the matrix's ``Tally`` (the items' value counts)."""
     per_item = item_agreement(counts.counts)
     if counts.n_items == 0:
         overall = Estimate(np.nan, 0, counts.n_raters, 0, "no item has two or more ratings")

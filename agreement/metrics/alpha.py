@@ -23,6 +23,7 @@ from agreement.metrics.data import (
     Estimate,
     FloatArray,
     IntArray,
+    Tally,
     as_domain,
     tally,
     within_item_pairs,
@@ -122,9 +123,15 @@ def krippendorff_alpha(
     pairable values are the same (no variation: D_e = 0).
     """
     values = as_domain(domain, matrix)
+    return alpha_of_tally(tally(matrix, values), domain=values, level=level)
+
+
+def alpha_of_tally(tallied: Tally, *, domain: ArrayLike, level: Level = "nominal") -> Alpha:
+    """``krippendorff_alpha`` from the matrix's ``Tally`` over the declared ``domain``: for a
+    caller that already holds the items' value counts (alpha depends on nothing else)."""
+    values = np.asarray(domain, dtype=np.float64)
     if level not in LEVELS:
         raise ValueError(f"unknown level of measurement {level!r}")
-    tallied = tally(matrix, values)
     n_items, n_raters, n_pairable = tallied.n_items, tallied.n_raters, tallied.n_pairable
     if n_items == 0:
         estimate = Estimate(np.nan, 0, n_raters, 0, "no item has two or more ratings")

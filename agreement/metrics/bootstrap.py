@@ -118,7 +118,7 @@ def counts_alpha_interval(
     replicates = np.concatenate(
         [
             alpha_replicates(groups, w, domain=domain, level=level)
-            for w in _multiplicities(np.random.default_rng(seed), sizes, n_resamples)
+            for w in resampled_multiplicities(np.random.default_rng(seed), sizes, n_resamples)
         ]
     )
     return percentile_interval(replicates, confidence)
@@ -159,12 +159,20 @@ def fleiss_interval(
     """Bootstrap interval of Fleiss' kappa (``kappa.fleiss_kappa``), resampling the items with at
     least one rating (all of them count in the category proportions p_j)."""
     values = as_domain(domain, matrix)
-    counts = value_counts(matrix, values)
+    return counts_fleiss_interval(
+        value_counts(matrix, values), n_resamples=n_resamples, confidence=confidence, seed=seed
+    )
+
+
+def counts_fleiss_interval(
+    counts: IntArray, *, n_resamples: int = 1000, confidence: float = 0.95, seed: Seed = 0
+) -> Interval:
+    """``fleiss_interval`` from (n_items, V) value counts instead of a matrix."""
     groups, _, sizes = group_rows(counts[counts.sum(axis=1) >= 1])
     replicates = np.concatenate(
         [
             fleiss_replicates(groups, w)
-            for w in _multiplicities(np.random.default_rng(seed), sizes, n_resamples)
+            for w in resampled_multiplicities(np.random.default_rng(seed), sizes, n_resamples)
         ]
     )
     return percentile_interval(replicates, confidence)
@@ -189,7 +197,7 @@ def fleiss_replicates(groups: IntArray, multiplicities: FloatArray) -> FloatArra
     return np.where((used > 0) & (expected < 1.0), kappa, np.nan)
 
 
-def _multiplicities(
+def resampled_multiplicities(
     rng: np.random.Generator, sizes: IntArray, n_resamples: int
 ) -> Iterator[FloatArray]:
     """Chunks of rows w (one per replicate) of how many times each group is drawn when all

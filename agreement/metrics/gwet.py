@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 from agreement.metrics.data import (
     Estimate,
     FloatArray,
+    Tally,
     as_domain,
     tally,
 )
@@ -77,8 +78,16 @@ def gwet_ac(
     declared.
     """
     values = as_domain(domain, matrix)
+    return gwet_ac_of_tally(tally(matrix, values), domain=values, weights=weights)
+
+
+def gwet_ac_of_tally(
+    tallied: Tally, *, domain: ArrayLike, weights: GwetWeights = "identity"
+) -> GwetAC:
+    """``gwet_ac`` from the matrix's ``Tally`` over the declared ``domain`` (the coefficient
+    depends on the items' value counts only)."""
+    values = np.asarray(domain, dtype=np.float64)
     w = gwet_weights(values, weights)
-    tallied = tally(matrix, values)
     n_items, n_raters, n_pairable = tallied.n_items, tallied.n_raters, tallied.n_pairable
     counts = tallied.counts.astype(np.float64)
     r_i = counts.sum(axis=1)

@@ -8,15 +8,19 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from agreement.metrics.agreement import item_agreement, rating_pairs, specific_agreement
+from agreement.metrics.agreement import item_agreement, specific_agreement
 from agreement.metrics.data import (
     Estimate,
     FloatArray,
+    IntArray,
     RaterPairs,
+    Tally,
     as_domain,
     distinct_keys,
+    long_form,
     tally,
     value_index,
+    within_item_pairs,
 )
 
 KappaWeights = Literal["linear", "quadratic"] | None
@@ -63,25 +67,55 @@ def cohen_kappa_pairs(
     (both raters used one and the same value throughout).
     """
     values = as_domain(domain, matrix)
-    size = len(values)
-    n_raters = matrix.shape[0]
-    rater_a, rater_b, value_a, value_b = rating_pairs(matrix)
-    keys, pair, _ = distinct_keys(rater_a * n_raters + rater_b, n_raters * n_raters)
-    cell = (pair * size + value_index(value_a, values)) * size + value_index(value_b, values)
-    tables = np.bincount(cell, minlength=len(keys) * size * size).reshape(len(keys), size, size)
-    shared = tables.sum(axis=(1, 2))
-    keep = shared >= min_items
-    kappa = _kappa_from_tables(tables[keep].astype(np.float64), weights)
+    items, raters, rated = long_form(matrix)
+    tables = pair_tables(items, raters, rated, n_raters=matrix.shape[0], domain=values)
+    keep = tables.n_items >= min_items
     return RaterPairs(
-        rater_a=(keys[keep] // n_raters).astype(np.int64),
-        rater_b=(keys[keep] % n_raters).astype(np.int64),
-        n_items=shared[keep].astype(np.int64),
-        value=kappa,
+        rater_a=tables.rater_a[keep],
+        rater_b=tables.rater_b[keep],
+        n_items=tables.n_items[keep],
+        value=kappa_of_tables(tables.tables[keep].astype(np.float64), weights),
     )
 
 
-def _kappa_from_tables(tables: FloatArray, weights: KappaWeights) -> FloatArray:
-    """Kappa of a stack of (size x size) contingency tables, one per pair of raters."""
+@dataclass(frozen=True)
+class PairTables:
+    """One contingency table per pair of raters (rater_a < rater_b) who share an item:
+    ``tables[p, j, k]`` counts the items on which rater_a gave domain[j] and rater_b domain[k]."""
+
+    rater_a: IntArray
+    rater_b: IntArray
+    tables: IntArray
+
+    @property
+    def n_items(self) -> IntArray:
+        shared: IntArray = self.tables.sum(axis=(1, 2))
+        return shared
+
+
+def pair_tables(
+    items: IntArray, raters: IntArray, values: FloatArray, *, n_raters: int, domain: FloatArray
+) -> PairTables:
+    """Every pair of raters' contingency table, from long-form ratings (one row each) ordered
+    by item, then rater (as ``data.long_form`` returns them): one pass over every pair of
+    ratings on the same item, not one per pair of raters."""
+    size = len(domain)
+    first, second = within_item_pairs(items)
+    rater_a, rater_b = raters[first], raters[second]
+    keys, pair, _ = distinct_keys(rater_a * n_raters + rater_b, n_raters * n_raters)
+    index = value_index(values, domain)
+    cell = (pair * size + index[first]) * size + index[second]
+    tables = np.bincount(cell, minlength=len(keys) * size * size).reshape(len(keys), size, size)
+    return PairTables(
+        rater_a=(keys // n_raters).astype(np.int64),
+        rater_b=(keys % n_raters).astype(np.int64),
+        tables=tables.astype(np.int64),
+    )
+
+
+def kappa_of_tables(tables: FloatArray, weights: KappaWeights) -> FloatArray:
+    """Cohen's kappa (``cohen_kappa_pairs``) of a stack of (size x size) contingency tables, one
+    per pair of raters; nan where the expected disagreement is 0."""
     w = kappa_disagreement_weights(tables.shape[1], weights)
     totals = tables.sum(axis=(1, 2))
     rows = tables.sum(axis=2)
@@ -90,7 +124,8 @@ def _kappa_from_tables(tables: FloatArray, weights: KappaWeights) -> FloatArray:
     expected = np.einsum("pj,jk,pk->p", rows, w, cols) / np.maximum(totals, 1)
     kappa = np.full(len(tables), np.nan)
     np.divide(observed, expected, out=kappa, where=expected > 0)
-    return np.where(expected > 0, 1.0 - kappa, np.nan)
+    out: FloatArray = np.where(expected > 0, 1.0 - kappa, np.nan)
+    return out
 
 
 @dataclass(frozen=True)
@@ -134,7 +169,13 @@ def fleiss_kappa(matrix: FloatArray, *, domain: ArrayLike | None = None) -> Flei
     category (P_e = 1).
     """
     values = as_domain(domain, matrix)
-    tallied = tally(matrix, values)
+    return fleiss_kappa_of_tally(tally(matrix, values), domain=values)
+
+
+def fleiss_kappa_of_tally(tallied: Tally, *, domain: ArrayLike) -> FleissKappa:
+    """``fleiss_kappa`` from the matrix's ``Tally`` over the declared ``domain`` (Fleiss' kappa
+    depends on the items' value counts only)."""
+    values = np.asarray(domain, dtype=np.float64)
     counts = tallied.counts
     n_items, n_raters, n_pairable = tallied.n_items, tallied.n_raters, tallied.n_pairable
     per_item = item_agreement(counts)

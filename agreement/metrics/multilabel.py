@@ -1,12 +1,18 @@
 """Agreement on multi-label annotations: Krippendorff's alpha per label (binary), and alpha over
-whole label sets with the MASI distance."""
+whole label sets with the MASI distance, with bootstrap intervals."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from agreement.metrics.alpha import Alpha, alpha_with_distance
-from agreement.metrics.bootstrap import Interval, Seed, counts_alpha_interval
+from agreement.metrics.bootstrap import (
+    Interval,
+    Seed,
+    counts_alpha_interval,
+    percentile_interval,
+    resampled_multiplicities,
+)
 from agreement.metrics.data import BoolArray, Estimate, FloatArray, IntArray, LabelSets, group_rows
 
 _NO_PAIRS = "no item has two or more annotations"
@@ -119,3 +125,70 @@ def masi_alpha(sets: LabelSets) -> Alpha:
     on_pairable = np.bincount(rater_index[m[item_index] >= 2], minlength=sets.present.shape[0])
     n_raters = int(np.count_nonzero(on_pairable))
     return alpha_with_distance(item_index.astype(np.int64), set_index, distance, n_raters=n_raters)
+
+
+def masi_alpha_interval(
+    sets: LabelSets, *, n_resamples: int = 1000, confidence: float = 0.95, seed: Seed = 0
+) -> Interval:
+    """Bootstrap interval of ``masi_alpha``, resampling the items with two or more annotations
+    (the others do not enter alpha), as ``bootstrap.alpha_interval`` does for alpha on values.
+
+    Items are grouped by the multiset of label sets on them (a sorted tuple of distinct-set
+    indices), and each replicate draws the groups' multiplicities w_g. With m_g annotations on
+    an item of group g, W_g = sum over its ordered pairs of annotations of d / (m_g - 1) and
+    t_s the replicate's annotations with label set s:
+
+        n = sum_g w_g m_g,  D_o = sum_g w_g W_g / n,  D_e = sum_st t_s d_st t_t / (n (n - 1))
+
+    and alpha = 1 - D_o / D_e (nan where D_e = 0), which is ``masi_alpha`` of the resampled
+    items. The cost grows with the number of groups, not of items.
+    """
+    item_index, rater_index = np.nonzero(sets.present.T)
+    m = np.bincount(item_index, minlength=sets.present.shape[1])
+    keep = m[item_index] >= 2
+    item_index, rater_index = item_index[keep], rater_index[keep]
+    rows = sets.chosen[rater_index, item_index, :]
+    packed, set_index, _ = group_rows(np.packbits(rows, axis=1).astype(np.int64))
+    n_sets = len(packed)
+    distinct = np.unpackbits(packed.astype(np.uint8), axis=1, count=rows.shape[1]).astype(bool)
+    distance = masi_distances(distinct, distinct)
+    if len(item_index) == 0:
+        return percentile_interval(np.full(n_resamples, np.nan), confidence)
+    # Each item's sorted set indices, padded with n_sets, as one row: items with the same row
+    # are interchangeable.
+    _, item_local = np.unique(item_index, return_inverse=True)
+    sizes = np.bincount(item_local)
+    width = int(sizes.max())
+    order = np.lexsort((set_index, item_local))
+    slot = np.arange(len(order)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    tuples = np.full((len(sizes), width), n_sets, dtype=np.int64)
+    tuples[item_local[order], slot] = set_index[order]
+    groups, _, group_sizes = group_rows(tuples)
+    present = groups < n_sets
+    m_g = present.sum(axis=1).astype(np.float64)
+    padded = np.zeros((n_sets + 1, n_sets + 1))
+    padded[:n_sets, :n_sets] = distance
+    within = np.zeros(len(groups))
+    for j in range(width):
+        for k in range(width):
+            if j != k:
+                within += padded[groups[:, j], groups[:, k]]
+    within /= m_g - 1.0
+    slots = []
+    for j in range(width):
+        columns = np.flatnonzero(present[:, j])
+        by_set = columns[np.argsort(groups[columns, j], kind="stable")]
+        sets_here, starts = np.unique(groups[by_set, j], return_index=True)
+        slots.append((by_set, sets_here, starts))
+    replicates = []
+    for w in resampled_multiplicities(np.random.default_rng(seed), group_sizes, n_resamples):
+        n = w @ m_g
+        totals = np.zeros((len(w), n_sets))
+        for by_set, sets_here, starts in slots:
+            if len(by_set):
+                totals[:, sets_here] += np.add.reduceat(w[:, by_set], starts, axis=1)
+        expected = ((totals @ distance) * totals).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = 1.0 - (n - 1.0) * (w @ within) / expected
+        replicates.append(np.where(expected > 0, alpha, np.nan))
+    return percentile_interval(np.concatenate(replicates), confidence)

@@ -15,6 +15,7 @@ from agreement.metrics.multilabel import (
     label_alphas,
     label_matrix,
     masi_alpha,
+    masi_alpha_interval,
     masi_distances,
 )
 
@@ -139,3 +140,49 @@ def test_label_alpha_intervals_bracket_each_label_alpha():
     for estimate, interval in zip(label_alphas(sets), intervals, strict=True):
         assert interval.low < estimate.value < interval.high
         assert interval.n_resamples == 300
+
+
+def resample_items(sets: LabelSets, draw: np.ndarray) -> LabelSets:
+    return LabelSets(chosen=sets.chosen[:, draw, :], present=sets.present[:, draw])
+
+
+def test_masi_alpha_interval_agrees_with_the_plain_bootstrap():
+    sets = random_label_sets(11, 3, 300, 3, 0.1)
+    estimate = masi_alpha(sets).alpha.value
+    rng = np.random.default_rng(5)
+    plain = [
+        masi_alpha(resample_items(sets, rng.integers(0, 300, 300))).alpha.value for _ in range(300)
+    ]
+
+    fast = masi_alpha_interval(sets, n_resamples=300, seed=5)
+
+    assert fast.low < estimate < fast.high
+    low, high = np.quantile(plain, [0.025, 0.975])
+    assert fast.low == pytest.approx(low, abs=0.03)
+    assert fast.high == pytest.approx(high, abs=0.03)
+    assert (fast.n_resamples, fast.n_undefined) == (300, 0)
+    assert masi_alpha_interval(sets, n_resamples=300, seed=5) == fast
+
+
+def test_masi_alpha_interval_of_identical_items_is_the_estimate():
+    """Items with the same label sets (in any order of raters) are interchangeable: every
+    replicate is the same set of items, so the interval has no width."""
+    one = LabelSets(
+        chosen=np.array([[[True, False]], [[True, True]], [[False, True]]]),
+        present=np.ones((3, 1), dtype=bool),
+    )
+    alike = resample_items(one, np.zeros(10, dtype=np.int64))
+    alike.chosen[:, 5:] = alike.chosen[::-1, 5:]  # the same sets from other raters
+    expected = masi_alpha(alike).alpha.value
+
+    interval = masi_alpha_interval(alike, n_resamples=20)
+
+    assert interval.low == pytest.approx(expected) and interval.high == pytest.approx(expected)
+
+
+def test_masi_alpha_interval_without_pairable_items_is_nan():
+    sets = LabelSets(chosen=np.zeros((2, 3, 2), dtype=bool), present=np.eye(2, 3, dtype=bool))
+
+    interval = masi_alpha_interval(sets, n_resamples=30)
+
+    assert np.isnan(interval.low) and interval.n_undefined == 30
