@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -168,13 +169,14 @@ class Tally:
     pairable: BoolArray
     n_raters: int
 
-    @property
+    # Cached: each statistic reads them, and on a large project each is a pass over the items.
+    @cached_property
     def n_items(self) -> int:
         return int(self.pairable.sum())
 
-    @property
+    @cached_property
     def n_pairable(self) -> int:
-        return int(self.counts[self.pairable].sum())
+        return int(self.counts.sum(axis=1) @ self.pairable)
 
 
 def tally(matrix: FloatArray, domain: FloatArray) -> Tally:
