@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("labeling.api.urls")),
     path("", include("projects.api.urls")),
     path("", include("agreement.api.urls")),
+    path("", include("agreement.api.figures_urls")),
 ]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("overview.urls")),
     path("", include("labeling.urls")),
     path("", include("projects.urls")),
+    path("", include("agreement.urls")),
 ]
 
 handler400 = "core.api.errors.bad_request"

@@ -13,6 +13,8 @@ from django.http import (
 )
 from django.shortcuts import render
 
+from agreement.models import OPEN_STATUSES
+from agreement.services.figures import conflict_counts, figures_of
 from labeling.selectors import annotation_counts_by_project, rater_counts
 from projects.markdown import render_markdown
 from projects.models import ItemStatus, Membership, Role
@@ -145,6 +147,8 @@ def project_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             ),
             lead_count=members.get(Role.LEAD, 0),
             rater_count=members.get(Role.RATER, 0),
+            agreement=figures_of(project),
+            conflicts_open=sum(conflict_counts(project).get(s, 0) for s in OPEN_STATUSES),
         )
         return render(request, "overview/project_detail.html", context)
     context.update(my=rater_counts(project=project, user=request.user))

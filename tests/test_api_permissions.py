@@ -31,7 +31,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from PIL import Image
 
-from agreement.models import Conflict
+from agreement.models import AgreementRecompute, Conflict
 from agreement.services.conflicts import conflict_resolve
 from core.jobs.models import JobStatus
 from labeling.assignment import item_claim
@@ -89,6 +89,11 @@ invitations       GET     200   403    404    401   200    401      403     403
 invitations       POST    201   403    404    401   403    401      403     403
 invitation        GET     200   403    404    401   200    401      403     403
 invitation        DELETE  204   403    404    401   204    401      403     403
+agreement         GET     200   403    404    401   200    401      403     403
+agreement-raters  GET     200   200    404    401   200    401      403     403
+recomputes        POST    202   403    404    401   202    401      403     403
+recompute         GET     200   403    404    401   200    401      403     403
+recompute-retry   POST    200   403    404    401   200    401      403     403
 claim             POST    200   200    404    401   200    401      403     403
 progress          GET     200   200    404    401   200    401      403     403
 history           GET     200   200    404    401   200    401      403     403
@@ -138,6 +143,11 @@ ROUTES: dict[str, tuple[str, dict[str, str]]] = {
     "project-token": ("api-project-token-detail", {**P, "pk": "ptoken"}),
     "invitations": ("api-invitation-list", P),
     "invitation": ("api-invitation-detail", {**P, "pk": "invitation"}),
+    "agreement": ("api-agreement", P),
+    "agreement-raters": ("api-agreement-raters", P),
+    "recomputes": ("api-agreement-recompute-list", P),
+    "recompute": ("api-agreement-recompute-detail", {**P, "pk": "recompute"}),
+    "recompute-retry": ("api-agreement-recompute-retry", {**P, "pk": "recompute"}),
     "claim": ("api-labeling-claim", P),
     "progress": ("api-labeling-progress", P),
     "history": ("api-labeling-history", P),
@@ -194,6 +204,10 @@ BODIES: dict[tuple[str, str], Any] = {
     ("conflict-reopen", "POST"): {"note": "new guidelines"},
     ("tokens", "POST"): {"name": "ci"},
 }
+
+
+# The agreement figures' routes name a recompute (a failed one, so that it can be retried).
+_IDS += ("recompute",)
 
 
 def _rows() -> list[list[str]]:
@@ -277,6 +291,7 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
     held = item_claim(project=project, rater=bob)[0].item.pk
     assert item_claim(project=project, rater=alice)[0].item.pk == held
     target_token, _ = api_token_create(user=alice, name="target")
+    recompute = AgreementRecompute.objects.create(project=project, status=JobStatus.FAILED)
     ptoken, _ = project_token_create(project=project, created_by=alice, name="target")
     invitation, _ = invitation_create(project=project, created_by=alice)
     return {
@@ -287,6 +302,7 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
         "held": held,
         "job": job.pk,
         "token": target_token.pk,
+        "recompute": recompute.pk,
         "ptoken": ptoken.pk,
         "invitation": invitation.pk,
         "ann_job": ann_job.pk,

@@ -16,6 +16,8 @@ from django.test import Client
 from django.urls import URLPattern, resolve, reverse
 from PIL import Image
 
+from agreement import urls as agreement_urls
+from agreement.models import AgreementRecompute
 from core.jobs.models import JobStatus
 from labeling import urls as labeling_urls
 from labeling.models import AnnotationImportJob
@@ -72,6 +74,15 @@ MATRIX = [
     ("POST", "/projects/{project}/invitations/{invitation}/revoke/", MOVED, 403, 404, LOGIN),
     # The link is the key: whoever holds it may open it (signed in: join; anonymous: sign up).
     ("GET",  "/invite/{secret}/",                              200,   200,   200,    200),
+    # Agreement: a lead's dashboard and scorecards, anyone's own scorecard and the definitions.
+    ("GET",  "/agreement/metrics/",                            200,   200,   200,    LOGIN),
+    ("GET",  "/projects/{project}/agreement/",                 200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/agreement/raters/",          200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/agreement/me/",              200,   200,   404,    LOGIN),
+    ("POST", "/projects/{project}/agreement/recompute/",       MOVED, 403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/agreement/recomputes/{recompute}/status.json",
+                                                               200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/agreement/recomputes/{recompute}/retry/", MOVED, 403, 404, LOGIN),
     ("GET",  "/accounts/password/",                            200,   200,   200,    LOGIN),
     ("GET",  "/accounts/password/done/",                       200,   200,   200,    LOGIN),
 ]
@@ -102,6 +113,7 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
     token, _ = api_token_create(user=alice, name="alice's pipeline")
     ptoken, _ = project_token_create(project=project, created_by=alice, name="nightly")
     invitation, secret = invitation_create(project=project, created_by=alice, max_uses=5)
+    recompute = AgreementRecompute.objects.create(project=project, status=JobStatus.FAILED)
     return {
         "users": {"alice": alice, "bob": bob, "mallory": mallory},
         "ids": {
@@ -115,6 +127,7 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
             "ptoken": ptoken.pk,
             "invitation": invitation.pk,
             "secret": secret,
+            "recompute": recompute.pk,
         },
     }
 
@@ -148,11 +161,12 @@ def test_page_permission(world, method, path, actor, expected):
 def test_the_matrix_covers_every_page():
     """A page added to the urls of any app must get its row above."""
     ids = {"project": 1, "missing": 2, "carol": 3, "job": 4, "image_item": 5, "token": 6,
-           "ptoken": 7, "invitation": 8, "secret": "inv_x", "ann_job": 9}  # fmt: skip
+           "ptoken": 7, "invitation": 8, "secret": "inv_x", "ann_job": 9,
+           "recompute": 10}  # fmt: skip
     covered = {resolve(path.format(**ids)).url_name for _, path, *_ in MATRIX}
     named = {
         pattern.name
-        for urls in (overview_urls, labeling_urls, project_urls)
+        for urls in (overview_urls, labeling_urls, project_urls, agreement_urls)
         for pattern in urls.urlpatterns
         if isinstance(pattern, URLPattern) and pattern.name
     }

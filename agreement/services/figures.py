@@ -39,7 +39,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Count
 
 from agreement.decisions import Decisions, vote_counts
 from agreement.metrics.agreement import observed_agreement_of_tally, specific_agreement
@@ -62,13 +64,18 @@ from agreement.metrics.multilabel import (
 from agreement.models import (
     AgreementRecompute,
     Conflict,
+    ItemAgreement,
     ProjectAgreement,
     RaterQuality,
 )
 from agreement.services.arrays import ProjectAnnotations
 from agreement.services.models import LabelModel
-from projects.models import LabelKind, Project
+from core.jobs.models import JobStatus
+from projects.models import LabelKind, Membership, Project
 
+# The shape of `ProjectAgreement.summary`: pages and the API show figures of this shape only
+# (older ones ask for a recompute).
+SUMMARY_VERSION = 2
 CONFIDENCE = 0.95
 RESAMPLES = 1000
 SEED = 0
@@ -153,6 +160,7 @@ def figures_compute(
     rated = by_item.sizes >= 2
     conflicts = list(Conflict.objects.filter(project=project).values_list("item_id", "status"))
     summary: dict[str, Any] = {
+        "version": SUMMARY_VERSION,
         "rule": project.agreement_rule,
         "threshold": project.agreement_threshold,
         "method": model.method,
@@ -278,7 +286,7 @@ def _cohen(
     kappas = {w: kappa_of_tables(counts, KAPPA_WEIGHTS[w][0]) for w in weightings}
     agreeing = np.trace(counts, axis1=1, axis2=2) / np.maximum(shared, 1)
 
-    summary: dict[str, Any] = {"min_items": MIN_PAIR_ITEMS}
+    summary: dict[str, Any] = {}
     in_pairs = np.union1d(tables.rater_a[between], tables.rater_b[between])
     rated_items = int(np.count_nonzero(np.bincount(annotations.item) >= 2))
     for weights, kappa in kappas.items():
@@ -291,7 +299,7 @@ def _cohen(
             "max": _number(defined.max()) if len(defined) else None,
             "pairs": len(defined), "undefined_pairs": len(values) - len(defined),
             "raters": len(in_pairs), "items": rated_items,
-            "rating_pairs": int(shared[between].sum()),
+            "rating_pairs": int(shared[between].sum()), "min_items": MIN_PAIR_ITEMS,
         }  # fmt: skip
     ids = annotations.rater_ids
     pairs = [
@@ -550,3 +558,131 @@ def figures_save(
     )  # fmt: skip
     RaterQuality.objects.filter(project=project).delete()
     RaterQuality.objects.bulk_create(figures.raters)
+
+
+# --- reads: what the dashboard, the scorecards and the API show --------------------------------
+
+
+def figures_of(project: Project) -> ProjectAgreement | None:
+    """The project's figures from its last full recompute, if it has had one since figures
+    took their present shape (`SUMMARY_VERSION`)."""
+    return ProjectAgreement.objects.filter(
+        project=project, summary__version=SUMMARY_VERSION
+    ).first()
+
+
+def recompute_latest(project: Project) -> AgreementRecompute | None:
+    """The project's live recompute (pending or running), else its latest one."""
+    jobs = AgreementRecompute.objects.filter(project=project).select_related("requested_by")
+    live = jobs.filter(status__in=(JobStatus.PENDING, JobStatus.RUNNING)).first()
+    return live or jobs.first()
+
+
+def items_changed_since(project: Project, moment: datetime) -> int:
+    """Items evaluated after `moment` (a label given, changed or decided since the figures were
+    computed): how far the live state has moved from them."""
+    return ItemAgreement.objects.filter(project=project, evaluated_at__gt=moment).count()
+
+
+def conflict_counts(project: Project) -> dict[str, int]:
+    """The project's conflicts by status, now."""
+    rows = (
+        Conflict.objects.filter(project=project)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return dict(rows)
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """A rater's figures from the last recompute, named as the lead knows them: an external
+    rater (no account; named in an imported file) by the name the file gave."""
+
+    quality: RaterQuality
+    name: str
+    is_external: bool
+    is_member: bool
+    kappa: float | None  # against the consensus of the items the rater labeled
+    kappa_items: int
+
+    @property
+    def rater_id(self) -> int:
+        return self.quality.rater_id
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.quality.gold_accuracy
+
+
+SCORECARD_SORTS: dict[str, Any] = {
+    "rater": lambda card: card.name.lower(),
+    "annotations": lambda card: card.quality.annotations,
+    "agreement": lambda card: card.quality.loo_agreement,
+    "kappa": lambda card: card.kappa,
+    "ds_accuracy": lambda card: card.quality.ds_accuracy,
+    "gold": lambda card: card.gold_accuracy,
+    "speed": lambda card: card.quality.labels_per_hour,
+    "seconds": lambda card: card.quality.median_seconds,
+    "conflicts": lambda card: card.quality.conflicts,
+}
+
+
+def scorecards_of(
+    project: Project, *, rater_id: int | None = None, sort: str = "agreement",
+    descending: bool = False,
+) -> list[Scorecard]:  # fmt: skip
+    """The raters' scorecards (only `rater_id`'s when given), sorted by a key of
+    `SCORECARD_SORTS`; a rater without that figure comes last either way. Three queries."""
+    qualities = RaterQuality.objects.filter(project=project).select_related("rater")
+    if rater_id is not None:
+        qualities = qualities.filter(rater_id=rater_id)
+    cards = scorecards_from(project, list(qualities))
+    key = SCORECARD_SORTS.get(sort, SCORECARD_SORTS["agreement"])
+    present = sorted((c for c in cards if key(c) is not None), key=key, reverse=descending)
+    return present + sorted((c for c in cards if key(c) is None), key=SCORECARD_SORTS["rater"])
+
+
+def scorecards_from(project: Project, qualities: list[RaterQuality]) -> list[Scorecard]:
+    """Scorecards of these rows (their raters selected with them), in their order: each rater
+    named as the lead knows them, with their kappa against the consensus. Two queries."""
+    rater_ids = [quality.rater_id for quality in qualities]
+    members = {
+        user_id: (is_external, external_name)
+        for user_id, is_external, external_name in Membership.objects.filter(
+            project=project, user_id__in=rater_ids
+        )
+        .order_by()
+        .values_list("user_id", "is_external", "external_name")
+    }
+    kappas = (
+        ProjectAgreement.objects.filter(project=project)
+        .values_list("summary__rater_kappa", flat=True)
+        .first()
+    ) or {}
+    cards = []
+    for quality in qualities:
+        is_external, external_name = members.get(quality.rater_id, (False, ""))
+        kappa = kappas.get(str(quality.rater_id)) or {}
+        cards.append(
+            Scorecard(
+                quality=quality, name=external_name if is_external else quality.rater.username,
+                is_external=is_external, is_member=quality.rater_id in members,
+                kappa=kappa.get("kappa"), kappa_items=kappa.get("items", 0),
+            )
+        )  # fmt: skip
+    return cards
+
+
+def rater_names(project: Project, rater_ids: list[int]) -> dict[int, str]:
+    """How the lead knows each rater: username, or an external rater's name from the file."""
+    User = get_user_model()
+    names = dict(User.objects.filter(pk__in=rater_ids).values_list("pk", "username"))
+    names.update(
+        Membership.objects.filter(project=project, user_id__in=rater_ids, is_external=True)
+        .order_by()
+        .values_list("user_id", "external_name")
+    )
+    return names
