@@ -209,7 +209,9 @@ class TrendWeekSerializer(serializers.Serializer[Any]):
 
 class ScorecardSerializer(serializers.Serializer[Any]):
     rater_id = serializers.IntegerField()
-    rater = serializers.CharField(help_text="Username; an external rater's name from the file.")
+    rater = serializers.CharField(
+        source="name", help_text="Username; an external rater's name from the file."
+    )
     is_external = serializers.BooleanField()
     annotations = serializers.IntegerField(source="quality.annotations")
     agreement = serializers.FloatField(

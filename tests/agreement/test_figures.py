@@ -71,6 +71,10 @@ def recompute(project: Project) -> dict[str, Any]:
 
 @pytest.fixture
 def by_hand(alice, raters) -> Project:
+    return labeled_by_hand(alice, raters)
+
+
+def labeled_by_hand(alice: Any, raters: dict[str, Any]) -> Project:
     """Four items, three raters each; bob and carol label this week, dave a week ago. Item 1 is
     gold (positive); bob takes 4, 6, 8 and 10 seconds an item."""
     project = make_project(
