@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from agreement.models import AgreementRecompute, ConflictStatus
+from agreement.models import OPEN_STATUSES, AgreementRecompute, ConflictStatus
 from agreement.services.figures import (
     SCORECARD_SORTS,
     conflict_counts,
@@ -81,7 +81,7 @@ def _statistics(summary: dict[str, Any]) -> list[Statistic]:
         rows.append(Statistic("Krippendorff's alpha", level, "krippendorff-alpha", metric))
     rows.append(Statistic("Fleiss' kappa", "all raters", "fleiss-kappa", summary["kappa"]))
     for weights, pairs in summary.get("cohen_kappa", {}).items():
-        metric, spread = _pairs_metric(pairs)
+        metric, spread = _pairs_metric(pairs, summary["observed_agreement"]["pairable"])
         detail = "mean over pairs of raters" + ("" if weights == "unweighted" else f", {weights}")
         rows.append(Statistic("Cohen's kappa", detail, "cohen-kappa", metric, spread))
     gwet = summary.get("gwet", {})
@@ -126,16 +126,17 @@ def alpha_band(value: float | None) -> str:
     return "reliable" if value >= 0.8 else "tentative" if value >= 0.667 else "low"
 
 
-def _pairs_metric(pairs: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """A summary of the pairs' kappas as a statistic (their mean, and what it rests on), and
-    its spread in words."""
+def _pairs_metric(pairs: dict[str, Any], pairable: int) -> tuple[dict[str, Any], str]:
+    """A summary of the pairs' kappas as a statistic (their mean, and what it rests on: the
+    items with two labels or more, and the `pairable` labels on them), and its spread in
+    words."""
     spread = (
         f"{figure(pairs['min'], 2)} to {figure(pairs['max'], 2)} over {pairs['pairs']:,} pairs"
         if pairs["pairs"] else ""
     )  # fmt: skip
     metric = {
         "value": pairs["mean"], "items": pairs["items"], "raters": pairs["raters"],
-        "pairable": pairs.get("rating_pairs", 0), "interval": None,
+        "pairable": pairable, "interval": None,
         "reason": "" if pairs["pairs"] else "No pair of raters shares enough items.",
     }  # fmt: skip
     return metric, spread
@@ -149,7 +150,7 @@ def _cohen_tile(summary: dict[str, Any]) -> dict[str, Any]:
     pairs = kappas.get(weights)
     if not pairs:
         return {"cohen": None}
-    metric, spread = _pairs_metric(pairs)
+    metric, spread = _pairs_metric(pairs, summary["observed_agreement"]["pairable"])
     detail = "quadratic, mean of pairs" if weights == "quadratic" else "mean over pairs"
     return {"cohen": pairs, "cohen_metric": metric, "cohen_spread": spread, "cohen_detail": detail}
 
@@ -186,10 +187,8 @@ def agreement_dashboard(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "project": project,
         "figures": figures,
         "conflicts": conflicts,
-        "conflicts_open": sum(conflicts.get(s, 0) for s in (ConflictStatus.OPEN,
-                                                             ConflictStatus.WAITING)),
-        "conflicts_closed": sum(conflicts.get(s, 0) for s in (
-            ConflictStatus.RESOLVED, ConflictStatus.AMBIGUOUS, ConflictStatus.SETTLED)),
+        "conflicts_open": sum(n for s, n in conflicts.items() if s in OPEN_STATUSES),
+        "conflicts_closed": sum(n for s, n in conflicts.items() if s not in OPEN_STATUSES),
         "conflict_statuses": ConflictStatus.choices,
         # The admin's conflict queue, filtered to this project.
         "conflict_queue": f"{reverse('admin:index')}agreement/conflict/"
@@ -241,7 +240,9 @@ def agreement_recompute(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return redirect("agreement-dashboard", pk=project.pk)
 
 
-def _job_for(request: HttpRequest, pk: int, job_id: int) -> tuple[ProjectAccess, Any]:
+def _job_for(
+    request: HttpRequest, pk: int, job_id: int
+) -> tuple[ProjectAccess, AgreementRecompute]:
     access = project_for(request, pk)
     job = get_object_or_404(AgreementRecompute, pk=job_id, project=access.project)
     return access, job

@@ -391,3 +391,16 @@ def test_the_small_charts_draw_what_they_are_given():
     chart = week_chart([{"week": "2026-W49", "observed_agreement": 0.5, "items": 3}])
     assert "2026-W49: 50.0% agreement over 3 items" in chart
     assert week_chart([]) == ""
+
+
+def test_the_figures_of_a_project_nobody_labeled_yet_say_why_they_are_empty(alice):
+    from tests.factories import make_items, make_project
+
+    project = make_project(lead=alice, name="Nothing yet")
+    make_items(project, 2)
+    recompute(project)
+
+    html = page(client_of(alice), reverse("agreement-dashboard", args=[project.pk]))
+
+    assert "no item has two or more ratings" in html
+    assert "No item has two labels yet." in html

@@ -325,3 +325,17 @@ def test_a_project_whose_raters_all_agree_says_why_kappa_is_undefined(alice, rat
     assert "one category" in summary["kappa"]["reason"]
     assert summary["alpha"]["value"] is None and "no variation" in summary["alpha"]["reason"]
     assert summary["cohen_kappa"]["unweighted"]["undefined_pairs"] == 1
+
+
+@pytest.mark.parametrize("kind", [LabelKind.SINGLE, LabelKind.RATING, LabelKind.MULTI])
+def test_a_project_nobody_labeled_yet_has_figures_that_say_why_they_are_empty(alice, kind):
+    project = make_project(lead=alice, label_kind=kind, name=f"empty {kind}")
+    make_items(project, 3)
+
+    summary = recompute(project)
+
+    assert (summary["items"], summary["annotations"]) == (0, 0)
+    assert summary["alpha"]["value"] is None
+    assert "two or more" in summary["alpha"]["reason"]
+    assert summary["weekly"] == []
+    assert not RaterQuality.objects.filter(project=project).exists()
