@@ -151,7 +151,7 @@ def _cohen_tile(summary: dict[str, Any]) -> dict[str, Any]:
     if not pairs:
         return {"cohen": None}
     metric, spread = _pairs_metric(pairs, summary["observed_agreement"]["pairable"])
-    detail = "quadratic, mean of pairs" if weights == "quadratic" else "mean over pairs"
+    detail = "mean, quadratic" if weights == "quadratic" else "mean over pairs"
     return {"cohen": pairs, "cohen_metric": metric, "cohen_spread": spread, "cohen_detail": detail}
 
 
