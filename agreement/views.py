@@ -213,6 +213,7 @@ def agreement_dashboard(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             pairs_total=len(pairs),
             items_changed=items_changed_since(project, figures.computed_at),
             alpha_anchor="masi-alpha" if kind == LabelKind.MULTI else "krippendorff-alpha",
+            alpha_detail="MASI" if kind == LabelKind.MULTI else summary["alpha"]["level"],
             alpha_band=alpha_band(summary["alpha"]["value"]),
             observed_detail="MASI" if kind == LabelKind.MULTI else "",
             weakest_label=_weakest_label(labels) if kind == LabelKind.MULTI else None,
