@@ -49,14 +49,20 @@ def label_all(project: Project, rater: Any, value: Any, **kwargs: Any) -> list[i
 
 
 def external_rater(project: Project, name: str) -> Any:
-    """An external rater, as an annotation import makes one: an account nobody signs in with,
-    and the name the file gave on the membership."""
+    """A rater who will be made external (`make_external`) once their labels are in: an
+    external rater never claims, so the labels go in first, as an import would leave them."""
     user = UserFactory(username=f"ext:{project.pk}:{name.split()[-1]}")
     membership_set(project=project, user=user, role=Role.RATER)
-    Membership.objects.filter(project=project, user=user).update(
-        is_external=True, external_name=name
-    )
+    user.external_name = name
     return user
+
+
+def make_external(project: Project, user: Any) -> None:
+    """An external rater, as an annotation import makes one: an account nobody signs in with,
+    and the name the file gave on the membership."""
+    Membership.objects.filter(project=project, user=user).update(
+        is_external=True, external_name=user.external_name
+    )
 
 
 def url(project: Project) -> str:
@@ -89,6 +95,7 @@ def crowd(alice, bob, carol) -> Project:
     then = timezone.now() - AN_HOUR_AGO
     for rater, value in ((bob, "positive"), (carol, "positive"), (worker, "negative")):
         label_all(project, rater, value, now=then)
+    make_external(project, worker)
     first = Annotation.objects.filter(rater=bob).order_by("pk").first()
     assert first is not None
     submit(project, bob, first.item_id, "neutral")

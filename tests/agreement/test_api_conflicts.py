@@ -264,11 +264,12 @@ def test_an_external_rater_is_named_as_their_file_named_them(alice, bob):
     # and the name the file gave on the membership.
     worker = UserFactory(username=f"ext:{project.pk}:1")
     membership_set(project=project, user=worker, role=Role.RATER)
+    [item] = make_items(project, 1)
+    labeled(project, item, [bob, worker], ("positive", "negative"))
+    # Made external once the labels are in (an external rater never claims).
     Membership.objects.filter(project=project, user=worker).update(
         is_external=True, external_name="worker A17"
     )
-    [item] = make_items(project, 1)
-    labeled(project, item, [bob, worker], ("positive", "negative"))
 
     body = session_client(alice).get(url(project, conflict_of(item))).json()
 

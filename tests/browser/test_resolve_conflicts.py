@@ -76,13 +76,15 @@ def reviews(alice, bob, carol) -> Project:
         agreement_rule=AgreementRule.MIN_SHARE, agreement_threshold=0.7,
         instructions=INSTRUCTIONS,
     )  # fmt: skip
-    Membership.objects.filter(project=project, user=carol).update(
-        is_external=True, external_name="Vendor annotator 7"
-    )  # as an annotation import names a rater without an account
     for key, text in REVIEWS.items():
         digest = hashlib.sha256(text.encode()).hexdigest()
         Item.objects.create(project=project, key=key, text=text, content_hash=digest)
     label_all(project, alice, [bob, carol, dave], VOTES)
+    # Once her labels are in, carol is made external, as an annotation import names a rater
+    # without an account (an external rater never claims).
+    Membership.objects.filter(project=project, user=carol).update(
+        is_external=True, external_name="Vendor annotator 7"
+    )
     # The raters' scorecards, from a full recompute; a rater who joins later has none yet.
     job = agreement_recompute_request(project=project, requested_by=alice, enqueue=False)
     agreement_recompute_run(job_id=job.pk)
