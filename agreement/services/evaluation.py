@@ -365,7 +365,14 @@ def _describe(outcome: Outcome) -> str:
         )
         return f"a tie ({shares})" if outcome.tie else "no consensus"
     share = f"{outcome.confidence:.0%}" if outcome.confidence is not None else "?"
-    return f"{api_value(outcome.consensus)} ({share}, {outcome.method.replace('_', '-')})"
+    return f"{_words(outcome.consensus)} ({share}, {outcome.method.replace('_', '-')})"
+
+
+def _words(value: Hashable) -> str:
+    """A value as a history line says it: a multi-label set as its labels ("none" if empty)."""
+    if isinstance(value, frozenset):
+        return " + ".join(sorted(str(label) for label in value)) or "none"
+    return str(value)
 
 
 AGREEMENT_COLUMNS = [

@@ -275,3 +275,19 @@ def test_the_next_conflict_is_the_one_with_the_lowest_agreement(alice, bob, caro
     assert first is not None and first.item_id == split.pk
     second = conflict_next(project=project, after=first)
     assert second is not None and second.item_id == close.pk
+
+
+def test_a_multi_label_history_line_names_the_labels_not_a_list(alice, bob, carol, dave):
+    project = make_project(
+        lead=alice, raters=[bob, carol, dave], raters_per_item=3, label_kind="multi",
+        agreement_rule=AgreementRule.UNANIMOUS,
+    )  # fmt: skip
+    [item] = make_items(project, 1)
+    for rater, value in ((bob, ["positive"]), (carol, ["positive", "neutral"]), (dave, [])):
+        label(project, rater, item, value)
+    annotation_submit(
+        project=project, item_id=item.pk, rater=dave, value=["positive"], client_id=uuid.uuid4()
+    )
+    messages = list(ItemEvent.objects.filter(item=item).values_list("message", flat=True))
+    assert messages, "the conflict and the change are in the item's history"
+    assert not any("[" in message for message in messages), messages
