@@ -32,12 +32,6 @@ class Decisions:
     pair: np.ndarray
 
 
-def vote_counts(item: np.ndarray, code: np.ndarray, n_items: int, q: int) -> np.ndarray:
-    """(n_items, q) counts of each category's votes per item."""
-    flat = np.bincount(item * q + code, minlength=n_items * q)
-    return flat.reshape(n_items, q)
-
-
 def observed_agreement(counts: np.ndarray) -> np.ndarray:
     """Fleiss' P_i = sum_j n_ij (n_ij - 1) / (n_i (n_i - 1)) per item; nan where n_i < 2."""
     n = counts.sum(axis=1).astype(np.float64)

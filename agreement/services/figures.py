@@ -43,7 +43,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count
 
-from agreement.decisions import Decisions, vote_counts
+from agreement.aggregation.majority import vote_counts
+from agreement.decisions import Decisions
 from agreement.metrics.agreement import observed_agreement_of_tally, specific_agreement
 from agreement.metrics.alpha import LEVELS, Level, alpha_of_tally
 from agreement.metrics.bootstrap import Interval, counts_alpha_interval, counts_fleiss_interval
@@ -199,7 +200,7 @@ def _label_figures(annotations: ProjectAnnotations, decisions: Decisions) -> dic
     # The declared values: codes for labels, the scale itself for ratings (the ratio level and
     # Gwet's weights read the numbers).
     domain = np.asarray(annotations.values if ratings else range(q), dtype=np.float64)
-    counts = vote_counts(annotations.item, annotations.code, n_items, q)
+    counts = vote_counts(annotations.item, annotations.code, n_items=n_items, q=q)
     pairable = counts.sum(axis=1) >= 2
     tallied = Tally(counts=counts, pairable=pairable, n_raters=_raters_on(annotations, pairable))
 

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from agreement.aggregation.dawid_skene import dawid_skene
+from agreement.aggregation.majority import vote_counts, vote_shares
 from agreement.aggregation.weighted import (
     DEFAULT_PRIOR_ACCURACY,
     DEFAULT_PRIOR_STRENGTH,
     gold_accuracy,
     weighted_vote,
 )
-from agreement.decisions import vote_counts
 from agreement.services.arrays import ProjectAnnotations
 from agreement.services.evaluation import api_value
 from projects.models import AgreementRule, Item, LabelKind, Project
@@ -69,9 +69,8 @@ def label_model_fit(project: Project, annotations: ProjectAnnotations) -> LabelM
         return LabelModel(
             method="majority", shares=np.zeros((n_items, 0)), gold_correct=hits, gold_total=seen
         )
-    counts = vote_counts(annotations.item, annotations.code, n_items, q)
-    totals = counts.sum(axis=1, keepdims=True)
-    shares = np.where(totals > 0, counts / np.maximum(totals, 1), 0.0)
+    counts = vote_counts(annotations.item, annotations.code, n_items=n_items, q=q)
+    shares, _ = vote_shares(counts)
     values = [api_value(v) for v in annotations.values]
     rater_keys = [str(int(r)) for r in annotations.rater_ids]
     model: dict[str, Any] = {}

@@ -27,8 +27,9 @@ import numpy as np
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from agreement.decisions import Decisions, decide, decide_multi, vote_counts
-from agreement.models import AgreementRecompute, ProjectAgreement
+from agreement.aggregation.majority import vote_counts
+from agreement.decisions import Decisions, decide, decide_multi
+from agreement.models import AgreementRecompute
 from agreement.rules import MULTI_SEPARATOR, Outcome, Vote
 from agreement.services.arrays import ProjectAnnotations, project_annotations, stream
 from agreement.services.evaluation import item_states, outcomes_apply
@@ -176,7 +177,9 @@ def _decisions(project: Project, annotations: ProjectAnnotations, model: LabelMo
             annotations.item, annotations.code, n_items, annotations.n_categories, rule=rule,
             threshold=threshold,
         )  # fmt: skip
-    counts = vote_counts(annotations.item, annotations.code, n_items, annotations.n_categories)
+    counts = vote_counts(
+        annotations.item, annotations.code, n_items=n_items, q=annotations.n_categories
+    )
     text_rank = np.argsort(np.argsort([str(v) for v in annotations.values], kind="stable"))
     return decide(model.shares, counts, rule=rule, threshold=threshold, text_rank=text_rank)
 
@@ -342,7 +345,3 @@ def _write_batch(
             actor_id=None, now=now,
         )  # fmt: skip
     return len(states)
-
-
-def project_agreement_of(project: Project) -> ProjectAgreement | None:
-    return ProjectAgreement.objects.filter(project=project).first()
