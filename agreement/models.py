@@ -37,7 +37,11 @@ class ItemAgreement(models.Model):
     item = models.OneToOneField(
         Item, primary_key=True, on_delete=models.CASCADE, related_name="agreement"
     )
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The item's project, copied for the per-project indexes: the item's key holds it, so no
+    # key of its own (a recompute writes a row per item, and a key is a check per row).
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     # The item's change counter this evaluation saw: a recompute that finds the counter moved
     # leaves the row to the live evaluation that moved it.
     change_count = models.PositiveBigIntegerField(default=0)
@@ -75,7 +79,11 @@ class LabelOfRecord(models.Model):
     item = models.OneToOneField(
         Item, primary_key=True, on_delete=models.CASCADE, related_name="label_of_record"
     )
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The item's project, copied for the per-project indexes: the item's key holds it, so no
+    # key of its own (a recompute writes a row per item, and a key is a check per row).
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     value = models.JSONField(help_text="In the API's value shape.")
     source = models.CharField(max_length=12, choices=LabelSource.choices)
     method = models.CharField(max_length=12, choices=Method.choices)
@@ -113,9 +121,10 @@ class Conflict(models.Model):
     which re-evaluations and a lead's decisions move between statuses."""
 
     item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="conflict")
-    project = models.ForeignKey(
-        Project, on_delete=models.CASCADE, related_name="conflicts", db_index=False
-    )
+    project = models.ForeignKey(  # the item's; no key of its own, as on ItemAgreement
+        Project, on_delete=models.CASCADE, related_name="conflicts", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     status = models.CharField(
         max_length=10, choices=ConflictStatus.choices, default=ConflictStatus.OPEN
     )
@@ -180,7 +189,11 @@ class ItemEvent(models.Model):
     """A line of an item's agreement history: what changed, why, and who did it."""
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+", db_index=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The item's project, copied for the per-project indexes: the item's key holds it, so no
+    # key of its own (a recompute writes a row per item, and a key is a check per row).
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     kind = models.CharField(max_length=12, choices=EventKind.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

@@ -145,6 +145,9 @@ class Annotation(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "rater", "created_at"], name="annotation_rater_day"),
+            # A project's annotations in id order: the annotations API's pages and the agreement
+            # recompute's read, which would otherwise walk the primary key past other projects'.
+            models.Index(fields=["project", "id"], name="annotation_project_order"),
             models.Index(
                 fields=["import_job"],
                 condition=Q(import_job__isnull=False),

@@ -297,7 +297,7 @@ def _plan(
         if new != state.status:
             writes.statuses[state.id] = new
 
-    consensus_words = _describe(outcome)
+    consensus_words = describe_outcome(outcome)
     if state.conflict_status in (ConflictStatus.RESOLVED, ConflictStatus.AMBIGUOUS):
         # A lead's decision stands; the history says what the raters' labels say now.
         if reason != "recompute":
@@ -357,7 +357,8 @@ def _plan(
             event(EventKind.CONFLICT, f"A conflict again after {words}: {consensus_words}.")
 
 
-def _describe(outcome: Outcome) -> str:
+def describe_outcome(outcome: Outcome) -> str:
+    """An outcome as the history says it: "dog (67%, majority)", "a tie (cat 50%, dog 50%)"."""
     if outcome.consensus is None:
         shares = ", ".join(
             f"{api_value(value)} {share:.0%}"

@@ -19,6 +19,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Hashable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ from agreement.decisions import Decisions, decide, decide_multi
 from agreement.models import AgreementRecompute
 from agreement.rules import MULTI_SEPARATOR, Outcome, Vote
 from agreement.services.arrays import ProjectAnnotations, project_annotations, stream
+from agreement.services.bulk import CHUNK as BULK_CHUNK
+from agreement.services.bulk import Texts, copy_data, plain_items, plain_items_write
 from agreement.services.evaluation import item_states, outcomes_apply
 from agreement.services.figures import figures_compute, figures_save
 from agreement.services.models import LabelModel, label_model_fit
@@ -154,10 +157,7 @@ def _run(job: AgreementRecompute, progress: JobProgress) -> None:
     decisions = _decisions(project, annotations, model)
     changed = _changed(project, annotations, decisions, model.method, counters)
     progress.phase(PHASE_WRITING, total=len(changed))
-    written = 0
-    for done, batch in _batches(changed):
-        written += _write_batch(project, annotations, decisions, model, counters, batch, started)
-        progress.advance(done)
+    written = _write(project, annotations, decisions, model, counters, changed, started, progress)
     progress.finish()
     progress.phase(PHASE_FIGURES, total=None)
     figures = figures_compute(project, annotations, decisions, model)
@@ -291,6 +291,45 @@ def _outcome(
         tie=bool(decisions.tie[index]), passes=bool(decisions.passes[index]), method=method,
         label_pair=pair[:300], shares=shares,
     )  # fmt: skip
+
+
+def _write(
+    project: Project, annotations: ProjectAnnotations, decisions: Decisions, model: LabelModel,
+    counters: ItemCounters, changed: np.ndarray, now: datetime, progress: JobProgress,
+) -> int:  # fmt: skip
+    """Write the changed items' outcomes: the plain ones as set operations on PostgreSQL
+    (agreement.services.bulk), the rest (and all of them elsewhere) item by item."""
+    written = done = 0
+    rest = changed
+    if connection.vendor == "postgresql":
+        plain = plain_items(project, changed, annotations.item_ids)
+        rest = np.setdiff1d(changed, plain, assume_unique=True)
+        method = "majority" if annotations.kind == LabelKind.MULTI else model.method
+        texts = Texts(annotations)
+
+        def data_of(chunk: np.ndarray) -> bytes:
+            seen = counters.change_count[np.searchsorted(counters.ids, annotations.item_ids[chunk])]
+            return copy_data(
+                annotations=annotations, decisions=decisions, seen=seen, chunk=chunk,
+                texts=texts,
+                outcome_of=lambda index: _outcome(annotations, decisions, model.method, index),
+            )  # fmt: skip
+
+        # The next chunk's rows are made in a thread while the database writes this one's.
+        chunks = [plain[start : start + BULK_CHUNK] for start in range(0, len(plain), BULK_CHUNK)]
+        with ThreadPoolExecutor(max_workers=1) as maker:
+            upcoming = maker.submit(data_of, chunks[0]) if chunks else None
+            for n, chunk in enumerate(chunks):
+                assert upcoming is not None
+                data = upcoming.result()
+                upcoming = maker.submit(data_of, chunks[n + 1]) if n + 1 < len(chunks) else None
+                written += plain_items_write(project=project, method=method, data=data, now=now)
+                done += len(chunk)
+                progress.advance(done)
+    for batch_done, batch in _batches(rest):
+        written += _write_batch(project, annotations, decisions, model, counters, batch, now)
+        progress.advance(done + batch_done)
+    return written
 
 
 def _batches(changed: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:

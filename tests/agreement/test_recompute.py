@@ -30,6 +30,7 @@ from agreement.services.recompute import (
     agreement_recompute_run,
 )
 from core.jobs.models import JobStatus
+from core.jobs.services import JobProgress
 from labeling.assignment import item_claim
 from labeling.services import annotation_submit
 from projects.models import AgreementRule, Item, ItemStatus, LabelKind, Project
@@ -131,6 +132,10 @@ def test_the_recompute_reaches_what_the_live_evaluation_did_item_by_item(alice, 
     assert job.status == JobStatus.SUCCEEDED, job.message
     assert job.items_changed == 30
     assert snapshot(project) == live
+    conflicts = Conflict.objects.filter(project=project)
+    lines = ItemEvent.objects.filter(project=project).values_list("item_id", "message")
+    assert sorted(item for item, _ in lines) == sorted(c.item_id for c in conflicts)
+    assert all(line.startswith("Became a conflict after a full recompute: ") for _, line in lines)
 
 
 def test_a_second_recompute_changes_nothing(alice, raters):
@@ -144,7 +149,10 @@ def test_a_second_recompute_changes_nothing(alice, raters):
     assert AgreementRecompute.objects.filter(project=project).count() == 2
 
 
-def test_an_item_relabeled_during_a_recompute_is_left_to_the_live_evaluation(alice, raters):
+@pytest.mark.parametrize("item_by_item", [True, False], ids=["item-by-item", "set-based"])
+def test_an_item_relabeled_during_a_recompute_is_left_to_the_live_evaluation(
+    alice, raters, item_by_item
+):
     project = labeled_project(alice, raters, kind=LabelKind.SINGLE, rule=AgreementRule.MAJORITY)
     forget_the_live_evaluation(project)
     counters = recompute._item_counters(project)
@@ -164,9 +172,16 @@ def test_an_item_relabeled_during_a_recompute_is_left_to_the_live_evaluation(ali
     batch = recompute._changed(project, annotations, decisions, model.method, counters)
     from django.utils import timezone
 
-    written = recompute._write_batch(
-        project, annotations, decisions, model, counters, batch, timezone.now()
-    )
+    if item_by_item:
+        written = recompute._write_batch(
+            project, annotations, decisions, model, counters, batch, timezone.now()
+        )
+    else:  # set-based on PostgreSQL (agreement.services.bulk), item by item elsewhere
+        job = AgreementRecompute.objects.create(project=project)
+        written = recompute._write(
+            project, annotations, decisions, model, counters, batch, timezone.now(),
+            JobProgress(job),
+        )  # fmt: skip
 
     assert written == len(batch) - 1
     kept = ItemAgreement.objects.get(item_id=annotation.item_id)
