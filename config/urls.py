@@ -3,9 +3,6 @@ from django.urls import include, path, re_path
 
 from core.api.errors import api_not_found
 from core.api.schema_views import SchemaDocsView, SchemaView
-from core.lockout import LockoutAdminAuthenticationForm
-
-admin.site.login_form = LockoutAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),

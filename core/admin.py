@@ -1,6 +1,6 @@
 """Scoping the Django admin to what a staff user is responsible for.
 
-A staff user enters the admin (Django's rule), but what they see and edit comes from a scope
+Staff and leads enter the admin (config/admin.py), but what they see and edit comes from a scope
 that a domain app defines, not from Django's model permissions: `scope_ids(request)` names the
 ids of the scope objects (projects, for Accord) the user answers for, and `scope_id_of(obj)`
 which one an object belongs to. Superusers keep Django's own rules and see everything.
@@ -30,7 +30,7 @@ class ScopedPermissions:
         raise NotImplementedError("a scoped admin says which scope an object belongs to")
 
     def _may(self, request: HttpRequest, obj: Any) -> bool:
-        if not (request.user.is_active and request.user.is_staff):
+        if not request.user.is_active:
             return False
         ids = self.scope_ids(request)
         return bool(ids) and (obj is None or self.scope_id_of(obj) in ids)

@@ -210,7 +210,7 @@ class AccordUserAdmin(UserAdmin):
     )
 
     def _answers_for(self, request: HttpRequest, obj: Any) -> bool:
-        if not (request.user.is_active and request.user.is_staff) or not led_project_ids(request):
+        if not request.user.is_active or not led_project_ids(request):
             return False
         return obj is None or users_answered_for(request).filter(pk=obj.pk).exists()
 

@@ -1,9 +1,9 @@
 """The Django admin for projects, scoped by project role.
 
-A lead needs `is_staff` to enter the admin at all (Django's rule for the admin site). Once in,
-what a staff user sees and edits comes from their memberships, not from Django's model
-permissions: a lead sees and edits the projects they lead and the objects in them, and nothing
-else; a staff user who leads no project sees nothing. Superusers see and edit everything.
+Every lead enters the admin, staff or not (config/admin.py). Once in, what they see and edit
+comes from their memberships, not from Django's model permissions: a lead sees and edits the
+projects they lead and the objects in them, and nothing else; a staff user who leads no project
+sees nothing. Superusers see and edit everything.
 
 Writes that have a service go through it (the label schema); counters maintained under
 concurrency (`slots_taken`, `annotation_count`, status) are read-only here.
