@@ -12,3 +12,8 @@ class AgreementConfig(AppConfig):
         from labeling.changes import labels_changed_listen
 
         labels_changed_listen(labels_changed_handle)
+        # Likewise projects, when a lead changes the project's rule.
+        from agreement.services.recompute import settings_changed_handle
+        from projects.changes import settings_changed_listen
+
+        settings_changed_listen(settings_changed_handle)

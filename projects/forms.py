@@ -95,8 +95,8 @@ class ProjectForm(forms.ModelForm):
             "lease_minutes": "How long a rater holds an item before it goes back to the queue.",
             "gold_rate": "Share of a rater's items drawn from gold items, from 0 to 1.",
             "agreement_rule": "When an item whose labels are all in is agreed; otherwise it is a "
-            "conflict for a lead to resolve. A change applies to items judged from now on: "
-            "recompute the project's agreement (its dashboard) to judge every item again.",
+            "conflict for a lead to resolve. A change judges every item again: the project's "
+            "agreement is recomputed in the background (its dashboard shows the progress).",
             "agreement_threshold": "For the share, Dawid-Skene and weighted rules, from 0 to 1 "
             "(2 of 3 raters: 0.66).",
         }

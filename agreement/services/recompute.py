@@ -48,6 +48,8 @@ from core.jobs.services import (
     job_retry,
     job_start,
 )
+from labeling.models import Annotation
+from projects.changes import SettingsChanged
 from projects.models import Item, LabelKind, Project
 from projects.services.archive import project_ensure_writable
 
@@ -85,6 +87,16 @@ def agreement_recompute_request(
     if enqueue:
         job_enqueue_on_commit(job, _enqueue_run)
     return job
+
+
+RULE_SETTINGS = frozenset({"agreement_rule", "agreement_threshold", "raters_per_item"})
+
+
+def settings_changed_handle(change: SettingsChanged) -> None:
+    """The listener `agreement.apps` registers with projects: a new rule, threshold or k
+    decides the items anew, so a project with annotations gets a recompute (on commit)."""
+    if change.names & RULE_SETTINGS and Annotation.objects.filter(project=change.project).exists():
+        agreement_recompute_request(project=change.project, requested_by=None)
 
 
 def agreement_recompute_retry(*, job: AgreementRecompute) -> AgreementRecompute:

@@ -11,6 +11,7 @@ from django.db import models, transaction
 from django.db.models import Count, F, ForeignObjectRel, Q
 
 from core.errors import Conflict
+from projects.changes import SettingsChanged, settings_changed
 from projects.models import (
     RESERVED_HOTKEYS,
     Item,
@@ -108,10 +109,13 @@ def project_update(*, project: Project, **fields: Any) -> Project:
     stored = Project.objects.select_for_update().get(pk=project.pk)
     project_ensure_writable(project=stored)
     project_schema_change_check(stored=stored, fields=fields)
+    changed = frozenset(_changes(stored, fields, fields))
     for name, value in fields.items():
         setattr(project, name, value)
     _validate_project(project)
     project.save()
+    if changed:
+        settings_changed(SettingsChanged(project=project, names=changed))
     return project
 
 

@@ -274,3 +274,32 @@ def test_a_label_model_rule_gives_live_what_the_recompute_found(
         assert outcome.passes == agreement.passes
     assert methods == {rule}
     assert {a.passes for a in stored.values()} == {True, False}, "both outcomes should occur"
+
+
+def test_a_new_rule_decides_the_items_anew_through_a_recompute(alice, raters):
+    project = labeled_project(alice, raters, kind=LabelKind.SINGLE, rule=AgreementRule.MAJORITY)
+    split = list(
+        Item.objects.filter(project=project, agreement__passes=True)
+        .exclude(agreement__confidence=1.0)
+        .values_list("pk", flat=True)
+    )
+    assert split, "some item should pass by majority without all raters agreeing"
+    from projects.services.projects import project_update
+
+    project_update(project=project, agreement_rule=AgreementRule.UNANIMOUS)
+    job = AgreementRecompute.objects.get(project=project)
+    agreement_recompute_run(job_id=job.pk)
+
+    statuses = set(Item.objects.filter(pk__in=split).values_list("status", flat=True))
+    assert statuses == {ItemStatus.CONFLICT}
+    assert Conflict.objects.filter(project=project, item__in=split).count() == len(split)
+
+
+def test_a_setting_that_decides_nothing_starts_no_recompute(alice, raters):
+    project = labeled_project(alice, raters, kind=LabelKind.SINGLE, rule=AgreementRule.MAJORITY)
+    from projects.services.projects import project_update
+
+    project_update(project=project, instructions="Read twice.")
+    project_update(project=project, agreement_rule=AgreementRule.MAJORITY)
+
+    assert not AgreementRecompute.objects.filter(project=project).exists()
