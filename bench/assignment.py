@@ -743,7 +743,8 @@ def database_checks(project: Any, tally: Tally) -> dict[str, int]:
                    AND (i.slots_taken <> coalesce(h.holders, 0)
                         OR i.annotation_count <> coalesce(n.n, 0)
                         OR coalesce(h.submitted, 0) <> coalesce(n.n, 0)
-                        OR (i.status = 'labeled') <> (i.annotation_count >= %(k)s)))
+                        OR (i.status IN ('labeled', 'agreed', 'conflict', 'resolved'))
+                           <> (i.annotation_count >= %(k)s + i.extra_slots)))
               + (SELECT count(*) FROM projects_membership m
                  LEFT JOIN (SELECT rater_id, count(*) AS n FROM labeling_annotation
                             WHERE project_id = %(p)s GROUP BY rater_id) AS r
