@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections import Counter
 from collections.abc import Hashable, Iterator
@@ -43,10 +42,9 @@ from core.jobs.services import (
     JobProgress,
     ProgressCallback,
     job_enqueue_on_commit,
-    job_fail,
     job_is_stalled,
     job_retry,
-    job_start,
+    job_run,
 )
 from labeling.models import Annotation
 from projects.changes import SettingsChanged
@@ -56,7 +54,6 @@ from projects.services.archive import project_ensure_writable
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-logger = logging.getLogger(__name__)
 
 PHASE_READING = "reading annotations"
 PHASE_MODEL = "fitting the label model"
@@ -117,25 +114,11 @@ def agreement_recompute_run(
     """Run the recompute (the module says how). Safe to call again, even concurrently: a
     finished job is returned as it is, and a running one under a live worker is left to it.
     An unexpected exception marks the job failed and propagates."""
-    job = AgreementRecompute.objects.select_related("project").get(pk=job_id)
-    if job.status == JobStatus.SUCCEEDED:
-        return job
-    if job_start(AgreementRecompute, job_id=job_id, items_changed=0) is None:
-        job.refresh_from_db()
-        return job
-    job.refresh_from_db()
-    try:
-        _run(job, JobProgress(job, callback=progress))
-    except Exception as error:
-        logger.exception("Agreement recompute %s failed", job.pk)
-        job_fail(
-            job,
-            message=f"The recompute stopped on an unexpected error ({type(error).__name__}: "
-            f"{error}). Items it had already brought up to date stay so; retry it.",
-        )
-        raise
-    job.refresh_from_db()
-    return job
+    return job_run(
+        AgreementRecompute, job_id=job_id, run=_run, progress=progress,
+        reset={"items_changed": 0},
+        on_error="Items it had already brought up to date stay so; retry it.",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

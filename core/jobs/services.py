@@ -8,6 +8,7 @@ losing run cannot touch a finished job.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -23,6 +24,7 @@ from core.jobs.models import Job, JobStatus
 
 J = TypeVar("J", bound=Job)
 ProgressCallback = Callable[[int, int | None], None]
+logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY_SECONDS = 0.5
 
@@ -77,6 +79,40 @@ def job_start(model: type[J], *, job_id: int, **reset: Any) -> J | None:
     if not started:
         return None
     return model._default_manager.get(pk=job_id)
+
+
+def job_run(
+    model: type[J], *, job_id: int, run: Callable[[J, JobProgress], Any],
+    progress: ProgressCallback | None = None, reset: dict[str, Any] | None = None,
+    on_error: str,
+) -> J:  # fmt: skip
+    """Run a job with `run(job, progress)`: the shared frame of every kind's run.
+
+    Safe to call again for the same job, even concurrently: a succeeded job is returned as it
+    is, and one finished meanwhile or running under a live worker is left alone (`job_start`,
+    with the kind's own counts to clear in `reset`). An unexpected exception marks the job
+    FAILED, its message saying the error and then `on_error` (what was kept, what a retry
+    does), and propagates. Returns the job as the run left it.
+    """
+    job = model._default_manager.select_related("project").get(pk=job_id)
+    if job.status == JobStatus.SUCCEEDED:
+        return job
+    if job_start(model, job_id=job_id, **(reset or {})) is None:
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+    try:
+        run(job, JobProgress(job, callback=progress))
+    except Exception as error:
+        logger.exception("%s %s failed", job._meta.verbose_name, job.pk)
+        job_fail(
+            job,
+            message=f"The {job._meta.verbose_name} stopped on an unexpected error "
+            f"({type(error).__name__}: {error}). {on_error}",
+        )
+        raise
+    job.refresh_from_db()
+    return job
 
 
 def job_fail(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import logging
 import os
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from core.jobs.services import (
     job_enqueue_on_commit,
     job_fail,
     job_retry,
-    job_start,
+    job_run,
 )
 from core.readers import (
     FileRejected,
@@ -47,7 +46,6 @@ from projects.services.imports import import_format_detect
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-logger = logging.getLogger(__name__)
 
 IMPORT_SOURCES = ("ui", "api", "cli")
 PHASE_READING = "reading"
@@ -168,27 +166,14 @@ def annotation_import_run(
     A bad file ends the job FAILED with its problems (no exception), having written nothing.
     An unexpected exception marks the job FAILED and propagates.
     """
-    job = AnnotationImportJob.objects.select_related("project").get(pk=job_id)
-    if job.status == JobStatus.SUCCEEDED:
-        return job
     # The counts of new and changed annotations are not reset: they grew with the batches
     # an earlier attempt committed, which this one finds there and does not count again.
-    started = job_start(AnnotationImportJob, job_id=job_id, closed_count=0, unchanged_count=0)
-    if started is None:
-        job.refresh_from_db()
-        return job  # finished meanwhile, or running under a live worker
-    job.refresh_from_db()
-    try:
-        return _run(job, JobProgress(job, callback=progress))
-    except Exception as error:
-        logger.exception("Annotation import job %s failed", job.pk)
-        job_fail(
-            job,
-            message=f"The import stopped on an unexpected error ({type(error).__name__}: "
-            f"{error}). Batches written before it are kept; retry it, and the retry adds the "
-            "rest without repeating them. If it fails again, tell an administrator.",
-        )
-        raise
+    return job_run(
+        AnnotationImportJob, job_id=job_id, run=_run, progress=progress,
+        reset={"closed_count": 0, "unchanged_count": 0},
+        on_error="Batches written before it are kept; retry it, and the retry adds the rest "
+        "without repeating them. If it fails again, tell an administrator.",
+    )  # fmt: skip
 
 
 def _run(job: AnnotationImportJob, progress: JobProgress) -> AnnotationImportJob:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -23,7 +22,7 @@ from core.jobs.services import (
     job_enqueue_on_commit,
     job_fail,
     job_retry,
-    job_start,
+    job_run,
 )
 from core.readers import (
     FileRejected,
@@ -50,7 +49,6 @@ from projects.services.imports.zips import ZipUpload
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-logger = logging.getLogger(__name__)
 
 IMPORT_SOURCES = ("ui", "api", "cli")
 FORMAT_BY_EXTENSION = {
@@ -189,25 +187,11 @@ def import_job_run(*, job_id: int, progress: ProgressCallback | None = None) -> 
     A bad file ends the job FAILED with its problems (no exception). An unexpected exception
     marks the job FAILED and propagates.
     """
-    job = ImportJob.objects.select_related("project").get(pk=job_id)
-    if job.status == JobStatus.SUCCEEDED:
-        return job
-    started = job_start(ImportJob, job_id=job_id, created_count=0, duplicate_count=0)
-    if started is None:
-        job.refresh_from_db()
-        return job  # finished meanwhile, or running under a live worker
-    job.refresh_from_db()
-    try:
-        return _run(job, JobProgress(job, callback=progress))
-    except Exception as error:
-        logger.exception("Import job %s failed", job.pk)
-        job_fail(
-            job,
-            message=f"The import stopped on an unexpected error ({type(error).__name__}: "
-            f"{error}). Nothing was imported; retry it, and if it fails again, tell an "
-            "administrator.",
-        )
-        raise
+    return job_run(
+        ImportJob, job_id=job_id, run=_run, progress=progress,
+        reset={"created_count": 0, "duplicate_count": 0},
+        on_error="Nothing was imported; retry it, and if it fails again, tell an administrator.",
+    )  # fmt: skip
 
 
 def _run(job: ImportJob, progress: JobProgress) -> ImportJob:
