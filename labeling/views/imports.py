@@ -3,23 +3,18 @@ its status for the poller, and retry. Leads only (a rater gets 403, a non-member
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
-from core.jobs.views import job_state, job_state_response
 from labeling.forms import AnnotationImportForm
 from labeling.imports import annotation_import_create, annotation_import_retry
 from labeling.models import AnnotationImportJob
-from projects.views.access import (
-    AuthenticatedRequest,
-    ProjectAccess,
-    apply_service_error,
-    project_for,
-)
+from projects.models import Project
+from projects.views.access import AuthenticatedRequest, apply_service_error, project_for
+from projects.views.file_jobs import FileJobPages
 
 JOBS_SHOWN = 20
 IMPORT_COUNTS = [
@@ -64,56 +59,20 @@ def annotation_import(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     )
 
 
-def _job_for(
-    request: HttpRequest, pk: int, job_id: int
-) -> tuple[ProjectAccess, AnnotationImportJob]:
-    access = project_for(request, pk)
-    job = get_object_or_404(
-        AnnotationImportJob.objects.select_related("created_by"), pk=job_id, project=access.project
-    )
-    return access, job
+def _done_links(project: Project, job: AnnotationImportJob) -> list[tuple[str, str]]:
+    links = [("View items", reverse("project-items", args=[project.pk]))]
+    if job.external_rater_count:
+        links.append(("See the external raters", reverse("project-members", args=[project.pk])))
+    return links
 
 
-def _counts(job: AnnotationImportJob) -> dict[str, int]:
-    return {key: getattr(job, key) for key, _ in IMPORT_COUNTS}
-
-
-@login_required
-def annotation_import_job(request: AuthenticatedRequest, pk: int, job_id: int) -> HttpResponse:
-    access, job = _job_for(request, pk, job_id)
-    return render(
-        request,
-        "labeling/annotation_import_job.html",
-        {
-            "access": access,
-            "project": access.project,
-            "job": job,
-            "state": job_state(job, **_counts(job)),
-            "counts": IMPORT_COUNTS,
-            "active_tab": "import",
-        },
-    )
-
-
-@login_required
-@require_GET
-def annotation_import_job_status(
-    request: AuthenticatedRequest, pk: int, job_id: int
-) -> JsonResponse:
-    _, job = _job_for(request, pk, job_id)
-    return job_state_response(job, **_counts(job))
-
-
-@login_required
-@require_POST
-def annotation_import_job_retry(
-    request: AuthenticatedRequest, pk: int, job_id: int
-) -> HttpResponse:
-    _, job = _job_for(request, pk, job_id)
-    try:
-        annotation_import_retry(job=job)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "The annotation import was started again.")
-    return redirect("annotation-import-job", pk=pk, job_id=job.pk)
+annotation_import_job_pages = FileJobPages(
+    model=AnnotationImportJob, kind="Annotation import", url="annotation-import-job",
+    upload_url="annotation-import", counts=IMPORT_COUNTS, retry=annotation_import_retry,
+    done_links=_done_links,
+)  # fmt: skip
+(
+    annotation_import_job,
+    annotation_import_job_status,
+    annotation_import_job_retry,
+) = annotation_import_job_pages.views()

@@ -1,28 +1,18 @@
-"""Importing items: the upload form, a job's live page, its status for the poller, retry."""
+"""Importing items: the upload form, and a job's pages (projects.views.file_jobs)."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import (
-    HttpRequest,
-    HttpResponse,
-    JsonResponse,
-)
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
-from core.jobs.views import job_state, job_state_response
 from projects.forms import ImportForm
 from projects.models import ImportJob
 from projects.services.imports import import_job_create, import_job_retry
-from projects.views.access import (
-    AuthenticatedRequest,
-    ProjectAccess,
-    apply_service_error,
-    project_for,
-)
+from projects.views.access import AuthenticatedRequest, apply_service_error, project_for
+from projects.views.file_jobs import FileJobPages
 
 IMPORT_COUNTS = [("created_count", "items created"), ("duplicate_count", "already there (skipped)")]
 
@@ -66,50 +56,9 @@ def project_import(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     )
 
 
-def _job_for(request: HttpRequest, pk: int, job_id: int) -> tuple[ProjectAccess, ImportJob]:
-    access = project_for(request, pk)
-    job = get_object_or_404(
-        ImportJob.objects.select_related("created_by"), pk=job_id, project=access.project
-    )
-    return access, job
-
-
-def _counts(job: ImportJob) -> dict[str, int]:
-    return {"created_count": job.created_count, "duplicate_count": job.duplicate_count}
-
-
-@login_required
-def import_job(request: AuthenticatedRequest, pk: int, job_id: int) -> HttpResponse:
-    access, job = _job_for(request, pk, job_id)
-    return render(
-        request,
-        "projects/import_job.html",
-        {
-            "access": access,
-            "project": access.project,
-            "job": job,
-            "state": job_state(job, **_counts(job)),
-            "counts": IMPORT_COUNTS,
-            "active_tab": "import",
-        },
-    )
-
-
-@login_required
-@require_GET
-def import_job_status(request: AuthenticatedRequest, pk: int, job_id: int) -> JsonResponse:
-    _, job = _job_for(request, pk, job_id)
-    return job_state_response(job, **_counts(job))
-
-
-@login_required
-@require_POST
-def import_job_retry_view(request: AuthenticatedRequest, pk: int, job_id: int) -> HttpResponse:
-    _, job = _job_for(request, pk, job_id)
-    try:
-        import_job_retry(job=job)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "The import was started again.")
-    return redirect("import-job", pk=pk, job_id=job.pk)
+import_job_pages = FileJobPages(
+    model=ImportJob, kind="Import", url="import-job", upload_url="project-import",
+    counts=IMPORT_COUNTS, retry=import_job_retry,
+    done_links=lambda project, job: [("View items", reverse("project-items", args=[project.pk]))],
+)  # fmt: skip
+import_job, import_job_status, import_job_retry_view = import_job_pages.views()
