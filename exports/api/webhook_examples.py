@@ -6,7 +6,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample
 
-_BASE = "https://accord.example.com/api/v1/projects/3/datasets/41"
+_BASE = "https://accord.example.com/api/v1/projects/3/datasets/versions/41"
 WEBHOOK: dict[str, Any] = {
     "id": 7, "url": "https://ci.example.com/hooks/accord", "events": ["dataset.version.ready"],
     "is_active": True, "created_at": "2026-12-08T09:12:44Z", "created_by": "alice",

@@ -242,9 +242,9 @@ def webhooks_of_project(*, project: Project) -> QuerySet[Webhook]:
 
 
 def _version_links(version: DatasetVersion) -> dict[str, str]:
-    """Where the API serves the version, its manifest and its files (a file's URL is the
-    `files` link followed by its name)."""
-    base = f"/api/v1/projects/{version.project_id}/datasets/{version.pk}/"
+    """Where the datasets API serves the version (by id, which never changes), its manifest and
+    its files (a file's URL is the `files` link followed by the file's name)."""
+    base = f"/api/v1/projects/{version.project_id}/datasets/versions/{version.pk}/"
     return {
         "url": public_url(base),
         "manifest_url": public_url(f"{base}manifest/"),

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -34,6 +37,7 @@ from exports.services.webhooks import (
     webhook_deliver,
     webhook_ping,
     webhook_redeliver,
+    webhook_sign,
     webhook_update,
     webhooks_emit_version_ready,
     webhooks_of_project,
@@ -174,7 +178,9 @@ def test_a_ready_version_is_announced_once_to_each_active_webhook_signed(
         "id": version.pk, "number": 3, "label": "v3", "name": "First cut", "row_count": 1234,
         "content_hash": "c" * 64,
     }  # fmt: skip
-    base = f"https://accord.example.com/api/v1/projects/{project.pk}/datasets/{version.pk}/"
+    base = (
+        f"https://accord.example.com/api/v1/projects/{project.pk}/datasets/versions/{version.pk}/"
+    )
     assert sent["manifest_url"] == base + "manifest/"
     assert [f["name"] for f in sent["files"]] == ["data.parquet", "data.jsonl", "manifest.json"]
     parquet = sent["files"][0]
@@ -428,6 +434,30 @@ def test_a_lead_redelivers_a_finished_delivery_as_a_new_one(
     webhook_deactivate(webhook=webhook)
     with pytest.raises(Conflict, match="inactive"):
         webhook_redeliver(delivery=first)
+
+
+def test_the_readmes_recipe_checks_a_real_call(project, alice, django_capture_on_commit_callbacks):
+    """The README's six lines, run as they are printed, accept a call Accord made and refuse it
+    altered, with another secret, or too old."""
+    readme = (Path(django_settings.BASE_DIR) / "README.md").read_text()
+    section = readme[readme.index("**Checking a call**") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # the README's own code
+    readme_verify = namespace["verify"]
+    with running_receiver() as receiver:
+        webhook = hook(project, alice, receiver)
+        with django_capture_on_commit_callbacks(execute=True):
+            webhook_ping(webhook=webhook)
+        (call,) = receiver.calls
+    assert readme_verify(webhook.secret, call.headers, call.body)
+    assert not readme_verify(webhook.secret, call.headers, call.body + b" ")
+    assert not readme_verify("whsec_other", call.headers, call.body)
+    then = str(int(call.headers["X-Accord-Timestamp"]) - 600)
+    signed_then = webhook_sign(secret=webhook.secret, timestamp=then, body=call.body)
+    replayed = {**call.headers, "X-Accord-Timestamp": then, "X-Accord-Signature": signed_then}
+    assert not readme_verify(webhook.secret, replayed, call.body), "ten minutes old"
+    assert readme_verify(webhook.secret, replayed, call.body, tolerance=900)
 
 
 def test_the_secret_is_never_logged(project, alice, caplog, django_capture_on_commit_callbacks):
