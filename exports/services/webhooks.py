@@ -498,20 +498,24 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:
             return delivery  # another worker is making this attempt now
         if not in_flight and delivery.next_attempt_at > now + EARLY_TOLERANCE:
             return delivery  # an early copy of the retry that is due later
-    attempt = delivery.attempts + 1
-    # Race: another task of this delivery read the same row; the UPDATE lets one of them in.
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts,
-        next_attempt_at=delivery.next_attempt_at,
-    ).update(attempts=F("attempts") + 1, next_attempt_at=now + _lease())  # fmt: skip
-    if not claimed:
-        return WebhookDelivery.objects.filter(pk=delivery_id).first()
     if in_flight:
+        # Its worker died mid-attempt (the lease ran out): the attempt counts, with no answer.
         lost_at = delivery.next_attempt_at - _lease() if delivery.next_attempt_at else now
         log.append(
             _log_entry(delivery.attempts, lost_at, None,
                        "No result: the worker stopped during this attempt.", None)
         )  # fmt: skip
+    # Race: another task of this delivery read the same row; the UPDATE lets one of them in.
+    unchanged = WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at,
+    )  # fmt: skip
+    if in_flight and delivery.attempts >= max_attempts(delivery.event):
+        unchanged.update(status=DeliveryStatus.FAILED, next_attempt_at=None, attempt_log=log)
+        return WebhookDelivery.objects.filter(pk=delivery_id).first()
+    attempt = delivery.attempts + 1
+    if not unchanged.update(attempts=F("attempts") + 1, next_attempt_at=now + _lease()):
+        return WebhookDelivery.objects.filter(pk=delivery_id).first()
 
     webhook = delivery.webhook
     started = time.monotonic()

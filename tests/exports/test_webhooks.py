@@ -331,6 +331,21 @@ def test_an_attempt_in_flight_is_not_made_again_until_its_worker_is_gone(project
     assert made["attempt"] == 2 and made["status_code"] == 200
 
 
+def test_a_last_attempt_whose_worker_died_ends_the_delivery_failed(project, alice):
+    """A ping gets one attempt: when its worker is gone, nothing more is sent."""
+    with running_receiver() as receiver:
+        webhook = hook(project, alice, receiver)
+        delivery = WebhookDelivery.objects.create(
+            webhook=webhook, event=EVENT_PING, event_id="ping:x", payload={"event": "ping"},
+            attempts=1, next_attempt_at=timezone.now() - timedelta(seconds=1),
+        )  # fmt: skip
+        done = webhook_deliver(delivery_id=delivery.pk)
+        assert receiver.count == 0
+    assert done.status == DeliveryStatus.FAILED and done.attempts == 1
+    (lost,) = done.attempt_log
+    assert lost["attempt"] == 1 and lost["status_code"] is None
+
+
 def test_an_early_copy_of_a_retry_sends_nothing(project, alice):
     """Redis may hand out a task with a long countdown twice; the copy that comes hours early
     finds the retry not yet due."""
