@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("projects.api.urls")),
     path("", include("agreement.api.urls")),
     path("", include("agreement.api.figures_urls")),
+    path("", include("exports.api.webhook_urls")),
 ]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("labeling.urls")),
     path("", include("projects.urls")),
     path("", include("agreement.urls")),
+    path("", include("exports.urls")),
 ]
 
 handler400 = "core.api.errors.bad_request"

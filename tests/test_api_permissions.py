@@ -1,5 +1,5 @@
-"""Who may call what: every route of /api/v1/ (projects, labeling and agreement), by every kind of
-caller.
+"""Who may call what: every route of /api/v1/ (projects, labeling, agreement and webhooks), by
+every kind of caller.
 
 The actors: alice leads the project, bob rates in it, mallory leads another project only, anon
 is nobody. `token` is alice calling with her personal API token instead of a session; `revoked`
@@ -34,6 +34,8 @@ from PIL import Image
 from agreement.models import AgreementRecompute, Conflict
 from agreement.services.conflicts import conflict_resolve
 from core.jobs.models import JobStatus
+from exports.models import DeliveryStatus, WebhookDelivery
+from exports.services.webhooks import webhook_create
 from labeling.assignment import item_claim
 from labeling.members import membership_set
 from labeling.models import AnnotationImportJob
@@ -111,6 +113,15 @@ ann-imports       GET     200   403    404    401   200    401      403     403
 ann-imports       POST    202   403    404    401   202    401      403     403
 ann-import        GET     200   403    404    401   200    401      403     403
 ann-import-retry  POST    200   403    404    401   200    401      403     403
+webhooks          GET     200   403    404    401   200    401      403     403
+webhooks          POST    201   403    404    401   201    401      403     403
+webhook           GET     200   403    404    401   200    401      403     403
+webhook           PATCH   200   403    404    401   200    401      403     403
+webhook           DELETE  204   403    404    401   204    401      403     403
+webhook-ping      POST    202   403    404    401   202    401      403     403
+deliveries        GET     200   403    404    401   200    401      403     403
+delivery          GET     200   403    404    401   200    401      403     403
+redeliver         POST    202   403    404    401   202    401      403     403
 tokens            GET     200   200    200    401   200    401      403     403
 tokens            POST    201   201    201    401   403    401      403     403
 token             GET     200   404    404    401   200    401      403     403
@@ -164,6 +175,15 @@ ROUTES: dict[str, tuple[str, dict[str, str]]] = {
     "ann-imports": ("api-annotation-import-list", P),
     "ann-import": ("api-annotation-import-detail", {**P, "pk": "ann_job"}),
     "ann-import-retry": ("api-annotation-import-retry", {**P, "pk": "ann_job"}),
+    "webhooks": ("api-webhook-list", P),
+    "webhook": ("api-webhook-detail", {**P, "pk": "webhook"}),
+    "webhook-ping": ("api-webhook-ping", {**P, "pk": "webhook"}),
+    "deliveries": ("api-webhook-delivery-list", {**P, "webhook_pk": "webhook"}),
+    "delivery": ("api-webhook-delivery-detail", {**P, "webhook_pk": "webhook", "pk": "delivery"}),
+    "redeliver": (
+        "api-webhook-delivery-redeliver",
+        {**P, "webhook_pk": "webhook", "pk": "delivery"},
+    ),
     "tokens": ("api-token-list", {}),
     "token": ("api-token-detail", {"pk": "token"}),
     "token-revoke": ("api-token-revoke", {"pk": "token"}),
@@ -203,11 +223,15 @@ BODIES: dict[tuple[str, str], Any] = {
     ("conflict-resolve", "POST"): {"action": "label", "value": "negative", "note": "sarcasm"},
     ("conflict-reopen", "POST"): {"note": "new guidelines"},
     ("tokens", "POST"): {"name": "ci"},
+    ("webhooks", "POST"): {"url": "http://127.0.0.1:9/pipeline"},
+    ("webhook", "PATCH"): {"is_active": False},
 }
 
 
 # The agreement figures' routes name a recompute (a failed one, so that it can be retried).
 _IDS += ("recompute",)
+# The webhooks' routes name a webhook and a delivery of it (failed, so that it can be redelivered).
+_IDS += ("webhook", "delivery")
 
 
 def _rows() -> list[list[str]]:
@@ -294,6 +318,11 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
     recompute = AgreementRecompute.objects.create(project=project, status=JobStatus.FAILED)
     ptoken, _ = project_token_create(project=project, created_by=alice, name="target")
     invitation, _ = invitation_create(project=project, created_by=alice)
+    webhook, _ = webhook_create(project=project, url="http://127.0.0.1:9/ci", created_by=alice)
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook, event="dataset.version.ready", event_id="dataset.version.ready:1",
+        payload={}, status=DeliveryStatus.FAILED, attempts=7,
+    )  # fmt: skip
     return {
         "project": project.pk,
         "member": Membership.objects.get(project=project, user=carol).pk,
@@ -306,6 +335,8 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
         "ptoken": ptoken.pk,
         "invitation": invitation.pk,
         "ann_job": ann_job.pk,
+        "webhook": webhook.pk,
+        "delivery": delivery.pk,
     }
 
 

@@ -19,6 +19,9 @@ from PIL import Image
 from agreement import urls as agreement_urls
 from agreement.models import AgreementRecompute
 from core.jobs.models import JobStatus
+from exports import urls as exports_urls
+from exports.models import DeliveryStatus, WebhookDelivery
+from exports.services.webhooks import webhook_create
 from labeling import urls as labeling_urls
 from labeling.models import AnnotationImportJob
 from overview import urls as overview_urls
@@ -83,6 +86,18 @@ MATRIX = [
     ("GET",  "/projects/{project}/agreement/recomputes/{recompute}/status.json",
                                                                200,   403,   404,    LOGIN),
     ("POST", "/projects/{project}/agreement/recomputes/{recompute}/retry/", MOVED, 403, 404, LOGIN),
+    # Webhooks: a lead's. Without a URL the forms come back with their errors.
+    ("GET",  "/projects/{project}/webhooks/",                  200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/webhooks/",                  200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/webhooks/{webhook}/",        200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/webhooks/{webhook}/",        200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/webhooks/{missing}/",        404,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/webhooks/{webhook}/activate/", MOVED, 403, 404,    LOGIN),
+    ("POST", "/projects/{project}/webhooks/{webhook}/deactivate/", MOVED, 403, 404,  LOGIN),
+    ("POST", "/projects/{project}/webhooks/{webhook}/ping/",   MOVED, 403,   404,    LOGIN),
+    ("POST", "/projects/{project}/webhooks/{webhook}/delete/", MOVED, 403,   404,    LOGIN),
+    ("POST", "/projects/{project}/webhooks/{webhook}/deliveries/{delivery}/redeliver/",
+                                                               MOVED, 403,   404,    LOGIN),
     ("GET",  "/accounts/password/",                            200,   200,   200,    LOGIN),
     ("GET",  "/accounts/password/done/",                       200,   200,   200,    LOGIN),
 ]
@@ -114,6 +129,11 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
     ptoken, _ = project_token_create(project=project, created_by=alice, name="nightly")
     invitation, secret = invitation_create(project=project, created_by=alice, max_uses=5)
     recompute = AgreementRecompute.objects.create(project=project, status=JobStatus.FAILED)
+    webhook, _ = webhook_create(project=project, url="http://127.0.0.1:9/ci", created_by=alice)
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook, event="dataset.version.ready", event_id="dataset.version.ready:1",
+        payload={}, status=DeliveryStatus.FAILED, attempts=7,
+    )  # fmt: skip
     return {
         "users": {"alice": alice, "bob": bob, "mallory": mallory},
         "ids": {
@@ -128,6 +148,8 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
             "invitation": invitation.pk,
             "secret": secret,
             "recompute": recompute.pk,
+            "webhook": webhook.pk,
+            "delivery": delivery.pk,
         },
     }
 
@@ -162,11 +184,11 @@ def test_the_matrix_covers_every_page():
     """A page added to the urls of any app must get its row above."""
     ids = {"project": 1, "missing": 2, "carol": 3, "job": 4, "image_item": 5, "token": 6,
            "ptoken": 7, "invitation": 8, "secret": "inv_x", "ann_job": 9,
-           "recompute": 10}  # fmt: skip
+           "recompute": 10, "webhook": 11, "delivery": 12}  # fmt: skip
     covered = {resolve(path.format(**ids)).url_name for _, path, *_ in MATRIX}
     named = {
         pattern.name
-        for urls in (overview_urls, labeling_urls, project_urls, agreement_urls)
+        for urls in (overview_urls, labeling_urls, project_urls, agreement_urls, exports_urls)
         for pattern in urls.urlpatterns
         if isinstance(pattern, URLPattern) and pattern.name
     }

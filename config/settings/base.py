@@ -296,6 +296,32 @@ ACCORD_JOB_STALLED_SECONDS = int(os.environ.get("ACCORD_JOB_STALLED_SECONDS", "6
 # The labeling page asks for the project's remaining count on every item; cache it this long.
 ACCORD_PROGRESS_CACHE_SECONDS = int(os.environ.get("ACCORD_PROGRESS_CACHE_SECONDS", "30"))
 
+# Webhooks (exports/services/webhooks.py). The address Accord is reached at from outside, for
+# the absolute links in what webhooks send (a version's manifest and files).
+ACCORD_PUBLIC_URL = os.environ.get("ACCORD_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Seconds one attempt may take to connect and to answer; a receiver should answer at once and
+# do its work afterwards.
+ACCORD_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("ACCORD_WEBHOOK_TIMEOUT_SECONDS", "10"))
+# Seconds before each retry of a failed attempt (10 s, 1 min, 5 min, 30 min, 2 h, 6 h): seven
+# attempts over about 8.6 hours, then the delivery has failed. Each wait is moved by up to
+# ACCORD_WEBHOOK_RETRY_JITTER of itself either way, so that receivers that failed together are
+# not all retried at the same instant.
+ACCORD_WEBHOOK_RETRY_DELAYS = tuple(
+    float(seconds)
+    for seconds in os.environ.get("ACCORD_WEBHOOK_RETRY_DELAYS", "10,60,300,1800,7200,21600").split(
+        ","
+    )
+    if seconds.strip()
+)
+ACCORD_WEBHOOK_RETRY_JITTER = float(os.environ.get("ACCORD_WEBHOOK_RETRY_JITTER", "0.1"))
+if REDIS_URL:
+    # A retry waits in a worker as a task with a countdown. Redis hands a task that is not
+    # acknowledged within its visibility timeout (1 h by default) to a worker again, so a wait
+    # longer than that would be run twice or more: the timeout covers the longest wait.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(max((3600.0, *ACCORD_WEBHOOK_RETRY_DELAYS)) * 1.5)
+    }
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

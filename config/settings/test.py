@@ -58,3 +58,8 @@ CACHES = {
         "LOCATION": "throttle",
     },
 }
+
+# Webhooks retry within a test's patience (the real waits are minutes and hours): four attempts
+# over a few tenths of a second, and a short timeout for receivers that never answer.
+ACCORD_WEBHOOK_RETRY_DELAYS = (0.05, 0.1, 0.2)
+ACCORD_WEBHOOK_TIMEOUT_SECONDS = 2.0

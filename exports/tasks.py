@@ -1,0 +1,14 @@
+"""Celery tasks of the exports app: thin, each loads by id and calls one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from exports.services.webhooks import webhook_deliver
+
+
+@shared_task(name="exports.tasks.webhook_delivery")
+def webhook_delivery_task(delivery_id: int) -> str | None:
+    """One attempt at a webhook delivery; the service schedules the next. Safe to run twice."""
+    delivery = webhook_deliver(delivery_id=delivery_id)
+    return delivery.status if delivery else None
