@@ -26,15 +26,17 @@ import hashlib
 import logging
 import shutil
 from collections import Counter
-from itertools import chain
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.jobs.models import JobStatus
@@ -56,6 +58,7 @@ from exports.services.rows import (
     rows_stream,
 )
 from exports.services.splits import ParentSplits, Splitter
+from exports.services.threads import Prefetch
 from exports.services.writers import DATA_FILES, VersionWriter, WrittenFile, write_file
 from exports.specs import DatasetSpec
 from projects.models import LabelKind, Project
@@ -237,7 +240,8 @@ def _build(version: DatasetVersion, progress: JobProgress) -> None:
 
 
 class Tally:
-    """The counts of a version's rows, batch by batch."""
+    """The counts of a version's rows, batch by batch, counted by pyarrow over each batch's
+    table."""
 
     def __init__(self, label_kind: str) -> None:
         self.multi = label_kind == LabelKind.MULTI
@@ -249,22 +253,21 @@ class Tally:
         self.methods: Counter[str] = Counter()
         self.import_jobs: set[int] = set()
 
-    def add(self, batch: RowBatch, splits: list[str]) -> None:
-        self.rows += len(batch)
-        self.splits.update(splits)
-        self.sources.update(batch.sources)
-        self.methods.update(batch.methods)
+    def add(self, batch: RowBatch, table: pa.Table) -> None:
+        self.rows += table.num_rows
         self.import_jobs |= batch.import_job_ids
+        for counter, column in ((self.splits, "split"), (self.sources, "label_source"),
+                                (self.methods, "label_method")):  # fmt: skip
+            counter.update(_value_counts(table.column(column)))
+        labels, splits = table.column("label").combine_chunks(), table.column("split")
         if self.multi:
-            self.labels.update(chain.from_iterable(batch.labels))
-            self.by_split.update(
-                (split, label) for split, labels in zip(splits, batch.labels, strict=True)
-                for label in labels
-            )  # fmt: skip
-        else:
-            texts = [str(label) for label in batch.labels]
-            self.labels.update(texts)
-            self.by_split.update(zip(splits, texts, strict=True))
+            splits = pc.take(splits, pc.list_parent_indices(labels))
+            labels = pc.list_flatten(labels)
+        labels = pc.cast(labels, pa.string())
+        self.labels.update(_value_counts(labels))
+        pairs = pa.table({"split": splits, "label": labels}).group_by(["split", "label"])
+        for row in pairs.aggregate([([], "count_all")]).to_pylist():
+            self.by_split[(row["split"], row["label"])] += row["count_all"]
 
     def label_counts(self) -> dict[str, int]:
         return dict(sorted(self.labels.items(), key=lambda pair: _label_order(pair[0])))
@@ -278,6 +281,13 @@ class Tally:
                    if self.by_split.get((name, label))}
             for name in names
         }  # fmt: skip
+
+
+def _value_counts(column: pa.Array | pa.ChunkedArray) -> dict[str, int]:
+    counts = pc.value_counts(column)
+    return dict(
+        zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
+    )
 
 
 def _label_order(label: str) -> tuple[int, float, str]:
@@ -323,13 +333,18 @@ def _build_on(
     splitter = Splitter(spec, parent_splits)
     tally = Tally(project.label_kind)
     content = hashlib.sha256()
+
+    def stream() -> Iterator[RowBatch]:
+        return rows_stream(project=project, spec=spec, kinds=kinds, batch_rows=_batch_rows(kinds))
+
+    # The next batch is read while this one is hashed, by a thread with its own connection:
+    # not inside a transaction (a test's), whose rows that connection could not see.
+    batches = stream() if connection.in_atomic_block else Prefetch(stream)
     try:
-        for batch in rows_stream(
-            project=project, spec=spec, kinds=kinds, batch_rows=_batch_rows(kinds)
-        ):
-            splits = splitter.assign(batch.keys)
-            content.update("".join(writer.write(batch, splits)).encode())
-            tally.add(batch, splits)
+        for batch in batches:
+            hashes, table = writer.write(batch, splitter.assign(batch.keys))
+            content.update("".join(hashes).encode())
+            tally.add(batch, table)
             progress.advance(tally.rows)
         data_files = writer.close()
     except BaseException:

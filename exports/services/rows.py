@@ -22,11 +22,15 @@ The columns' types (exports/services/writers.py builds the Arrow schema from the
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.db import connection
 
 from agreement.models import LabelSource
@@ -66,7 +70,10 @@ class RowBatch:
     confidence: list[float | None]
     agreement: list[float | None]
     n_annotations: list[int]
-    annotation_ids: list[list[int]]
+    # The ids as an Arrow list<int64> array, and per row as the row's JSON takes them (a list,
+    # or an orjson.Fragment of its JSON text).
+    annotation_ids: pa.Array
+    annotation_values: list[Any]
     import_job_ids: set[int] = field(default_factory=set)
 
     def __len__(self) -> int:
@@ -199,22 +206,67 @@ def _coerced(values: list[Any], kind: str) -> list[Any]:
     return [v if isinstance(v, bool) else None for v in values]
 
 
-def _labels(texts: tuple[str, ...], label_kind: str) -> list[Any]:
-    values = _decoded(texts)
+def _label_column(label_kind: str) -> str:
+    """SQL for the label of record's value: a single label's text or a rating's integer
+    extracted by the database, a multi-label list as JSON text."""
     if label_kind == LabelKind.MULTI:
-        return [sorted(value) for value in values]
-    if label_kind == LabelKind.RATING:
-        return [int(value) for value in values]
-    return values
+        return _json_text("l.value")
+    if _postgres():
+        scalar = "l.value #>> '{}'"
+        return f"({scalar})::numeric::bigint" if label_kind == LabelKind.RATING else scalar
+    scalar = "json_extract(l.value, '$')"
+    return f"CAST({scalar} AS INTEGER)" if label_kind == LabelKind.RATING else scalar
+
+
+def _labels(values: tuple[Any, ...], label_kind: str) -> list[Any]:
+    if label_kind == LabelKind.MULTI:
+        return [sorted(labels) for labels in _decoded(values)]
+    return list(values)
+
+
+# After an annotation id of a label of record's {id: revision}, as PostgreSQL writes jsonb: the
+# key's closing quote and the revision (replaced by a literal: no Python call per match).
+_REVISION = re.compile(r'": \d+')
+_NOT_IDS = re.compile(r"[^0-9{}, \n]")
+_NOT_DIGITS = re.compile(r"[^0-9]+")
+
+
+def _annotation_ids(texts: tuple[str, ...]) -> tuple[pa.Array, list[Any]]:
+    """The annotation ids of each row, sorted: as an Arrow list<int64> array, and per row as
+    the rows' JSON takes them (a list, or its JSON text already written).
+
+    PostgreSQL writes a jsonb object's keys shortest first, then in byte order: decimal ids in
+    numeric order. So a batch's JSON texts become the ids' arrays by a few passes over their
+    joined text, with no Python object per id; the order is checked, and anything unexpected
+    (or SQLite's text, kept as written) goes the slow way, one row at a time."""
+    if _postgres() and texts:
+        joined = "\n".join(texts)
+        keys = _REVISION.sub("", joined).replace('"', "")
+        if not _NOT_IDS.search(keys):
+            counts = np.fromiter((t.count(":") for t in texts), dtype=np.int64, count=len(texts))
+            digits = _NOT_DIGITS.sub(",", keys).strip(",")
+            values = np.fromstring(digits, dtype=np.int64, sep=",")
+            offsets = np.concatenate([[0], np.cumsum(counts)])
+            if len(values) == offsets[-1]:
+                follows = np.ones(len(values), dtype=bool)
+                follows[offsets[:-1][counts > 0]] = False  # each row's first id
+                if bool((np.diff(values, prepend=0)[follows] > 0).all()):
+                    fragments = keys.replace(", ", ",").replace("{", "[").replace("}", "]")
+                    return (
+                        pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values)),
+                        [orjson.Fragment(text) for text in fragments.split("\n")],
+                    )
+    lists = [sorted(map(int, chosen)) for chosen in _decoded(texts)]
+    return pa.array(lists, pa.list_(pa.int64())), lists
 
 
 class _Select:
-    """The statement of a batch, and where each column lands in its rows."""
+    """The statements of a batch, and where each column lands in its rows."""
 
     def __init__(self, project: Project, spec: DatasetSpec, kinds: dict[str, str]) -> None:
-        columns = ["l.item_id", "i.key", _json_text("l.value"), "l.source", "l.method",
-                   "l.confidence", "a.observed", "a.n_annotations", _json_text("l.annotations"),
-                   "i.import_job_id"]  # fmt: skip
+        columns = ["l.item_id", "i.key", _label_column(project.label_kind), "l.source",
+                   "l.method", "l.confidence", "a.observed", "a.n_annotations",
+                   _json_text("l.annotations"), "i.import_job_id"]  # fmt: skip
         params: list[Any] = []
         self.field_columns: dict[str, int] = {}
         joins = ""
@@ -229,22 +281,41 @@ class _Select:
                 expression, param = _data_value(name)
                 columns.append(expression)
                 params.append(param)
-        where, where_params = _where(project, spec)
+        where, self.where_params = _where(project, spec)
+        # The batch's last item id first, then its rows between two bounds on every table's
+        # key: a bound on the label of record's alone leaves the join scanning the items and
+        # their agreement rows from the project's first (PostgreSQL merges on the keys).
+        self.bound = (
+            "SELECT max(item_id) FROM (SELECT l.item_id FROM agreement_labelofrecord l"
+            f" WHERE {where} AND l.item_id > %s ORDER BY l.item_id LIMIT %s) AS b"
+        )
         self.statement = (
             f"SELECT {', '.join(columns)} FROM agreement_labelofrecord l"
             " JOIN projects_item i ON i.id = l.item_id"
             " LEFT JOIN agreement_itemagreement a ON a.item_id = l.item_id"
-            f"{joins} WHERE {where} AND l.item_id > %s ORDER BY l.item_id LIMIT %s"
+            " AND a.item_id > %s AND a.item_id <= %s"
+            f"{joins} WHERE {where} AND l.item_id > %s AND l.item_id <= %s"
+            " AND i.id > %s AND i.id <= %s ORDER BY l.item_id"
         )
-        self.params = [*params, *where_params]
+        self.params = params
         self.kinds = kinds
         self.label_kind = project.label_kind
+
+    def rows(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        bound = sql.fetch_one(self.bound, [*self.where_params, after, limit])
+        if bound is None or bound[0] is None:
+            return []
+        last = bound[0]
+        return sql.fetch_all(
+            self.statement,
+            [*self.params, after, last, *self.where_params, after, last, after, last],
+        )
 
     def batch(self, rows: list[tuple[Any, ...]]) -> RowBatch:
         columns = list(zip(*rows, strict=True))
         (item_ids, keys, values, sources, methods, confidence, observed, counts, annotations,
          import_jobs) = columns[:10]  # fmt: skip
-        ids = [sorted(map(int, chosen)) for chosen in _decoded(annotations)]
+        id_array, id_values = _annotation_ids(annotations)
         fields: dict[str, list[Any]] = {}
         for name, at in self.field_columns.items():
             kind = self.kinds[name]
@@ -258,6 +329,15 @@ class _Select:
                 ]  # fmt: skip
             else:
                 fields[name] = _coerced(_decoded(columns[at]), kind)
+        n_annotations = list(counts)
+        if None in n_annotations:
+            # An item never evaluated (a lead's resolution or a gold answer alone): the
+            # annotations its label rests on.
+            lengths = pc.fill_null(pc.list_value_length(id_array), 0).to_pylist()
+            n_annotations = [
+                length if count is None else count
+                for count, length in zip(n_annotations, lengths, strict=True)
+            ]
         return RowBatch(
             item_ids=list(item_ids),
             keys=list(keys),
@@ -267,12 +347,9 @@ class _Select:
             methods=list(methods),
             confidence=list(confidence),
             agreement=list(observed),
-            # The item's annotations when it was last evaluated; else those the label rests on.
-            n_annotations=[
-                len(chosen) if count is None else count
-                for count, chosen in zip(counts, ids, strict=True)
-            ],
-            annotation_ids=ids,
+            n_annotations=n_annotations,
+            annotation_ids=id_array,
+            annotation_values=id_values,
             import_job_ids={job for job in import_jobs if job is not None},
         )
 
@@ -283,13 +360,8 @@ def rows_stream(
     """The version's rows in item id order, `batch_rows` at a time."""
     select = _Select(project, spec, kinds)
     after = 0
-    while True:
-        rows = sql.fetch_all(select.statement, [*select.params, after, batch_rows])
-        if not rows:
-            return
+    while rows := select.rows(after, batch_rows):
         yield select.batch(rows)
-        if len(rows) < batch_rows:
-            return
         after = rows[-1][0]
 
 

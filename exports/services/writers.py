@@ -36,6 +36,7 @@ from django.core.files.storage import default_storage
 
 from exports.models import DatasetFile, DatasetFormat
 from exports.services.rows import BOOL, FLOAT64, INT64, JSON_TEXT, STRING, ImageRef, RowBatch
+from exports.services.threads import Background
 from exports.specs import DatasetSpec, canonical_json
 from projects.models import LabelKind
 
@@ -230,6 +231,7 @@ class VersionWriter:
         self.image_fields = [name for name in spec.fields if kinds[name] == "image"]
         self.float_fields = [name for name in spec.fields if kinds[name] == FLOAT64]
         self.images: dict[str, WrittenFile] = {}
+        self.background = Background(depth=2)
         self.parquet_file = HashingFile(directory / DATA_FILES[DatasetFormat.PARQUET])
         self.parquet = pq.ParquetWriter(self.parquet_file, self.schema, compression="zstd")
         self.jsonl_file = (
@@ -250,16 +252,22 @@ class VersionWriter:
 
         return pa.schema([pa.field(column.name, csv_type(column)) for column in self.schema])
 
-    def write(self, batch: RowBatch, splits: list[str]) -> list[str]:
+    def write(self, batch: RowBatch, splits: list[str]) -> tuple[list[str], pa.Table]:
+        """Write a batch of rows in every format; returns their hashes and their table. The
+        rows are hashed and laid out here; the files are written in the writer's thread while
+        the caller goes on to the next batch."""
         images = self._images(batch)
         hashes, lines = self._hashes_and_lines(batch, splits)
         table = self._table(batch, splits, hashes, images)
-        self.parquet.write_table(table, row_group_size=max(1, len(batch)))
+        self.background.submit(lambda: self._write_files(table, lines))
+        return hashes, table
+
+    def _write_files(self, table: pa.Table, lines: bytearray) -> None:
+        self.parquet.write_table(table, row_group_size=max(1, table.num_rows))
         if self.jsonl_file is not None:
-            self.jsonl_file.write(b"".join(lines))
+            self.jsonl_file.write(lines)
         if self.csv is not None:
             self.csv.write_table(self._csv_table(table))
-        return hashes
 
     def _images(self, batch: RowBatch) -> dict[str, bytes]:
         """The bytes of the batch's images by sha256 (for the Parquet file), each image file
@@ -283,9 +291,7 @@ class VersionWriter:
                 )
         return found
 
-    def _hashes_and_lines(
-        self, batch: RowBatch, splits: list[str]
-    ) -> tuple[list[str], list[bytes]]:
+    def _hashes_and_lines(self, batch: RowBatch, splits: list[str]) -> tuple[list[str], bytearray]:
         """Each row's hash, and its JSON Lines line (keys in column order, row_hash last)."""
         names = self.columns[:-1]
         field_values = [
@@ -294,8 +300,8 @@ class VersionWriter:
             for name in self.spec.fields
         ]  # fmt: skip
         columns = [batch.keys, *field_values, batch.labels, batch.sources, batch.methods,
-                   batch.confidence, batch.agreement, batch.n_annotations, batch.annotation_ids,
-                   splits]  # fmt: skip
+                   batch.confidence, batch.agreement, batch.n_annotations,
+                   batch.annotation_values, splits]  # fmt: skip
         unsafe = _unsafe_floats(
             [batch.confidence, batch.agreement, *(batch.fields[n] for n in self.float_fields)],
             len(batch),
@@ -308,17 +314,25 @@ class VersionWriter:
         dumps, sort_keys, sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
         write_lines = self.jsonl_file is not None
         hashes: list[str] = []
-        lines: list[bytes] = []
+        lines = bytearray()
         for n, values in enumerate(zip(*columns, strict=True)):
             row = dict(zip(names, values, strict=True))
-            canonical = canonical_json(row) if n in slow else dumps(row, option=sort_keys)
+            if n in slow:
+                canonical = canonical_json(
+                    {**row, "annotation_ids": batch.annotation_ids[n].as_py()}
+                )
+            else:
+                canonical = dumps(row, option=sort_keys)
             row_hash = sha256(canonical).hexdigest()
             hashes.append(row_hash)
             if write_lines:
                 for name, image_paths in paths.items():
                     row[name] = image_paths[n]
                 row["row_hash"] = row_hash
-                lines.append(dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+                # Copied into one buffer at once: orjson gives each result a 4 kB block, which
+                # a list of a batch's lines would keep.
+                lines += dumps(row)
+                lines += b"\n"
         return hashes, lines
 
     def _table(
@@ -338,7 +352,7 @@ class VersionWriter:
             pa.array(batch.confidence, pa.float64()),
             pa.array(batch.agreement, pa.float64()),
             pa.array(batch.n_annotations, pa.int32()),
-            pa.array(batch.annotation_ids, pa.list_(pa.int64())),
+            batch.annotation_ids,
             pa.array(splits, pa.string()),
             pa.array(hashes, pa.string()),
         ]
@@ -359,6 +373,7 @@ class VersionWriter:
 
     def close(self) -> list[WrittenFile]:
         """Finish every file; the data files first, then the images."""
+        self.background.join()
         self.parquet.close()
         files = [self.parquet_file.finish(
             DATA_FILES[DatasetFormat.PARQUET], DatasetFile.Kind.PARQUET,
@@ -379,7 +394,7 @@ class VersionWriter:
 
     def abort(self) -> None:
         """Close whatever is open (after a failure; the directory is removed by the caller)."""
-        for closing in (self.parquet.close, *(
+        for closing in (self.background.join, self.parquet.close, *(
             f.close for f in (self.parquet_file, self.jsonl_file, self.csv_file) if f
         )):  # fmt: skip
             try:
