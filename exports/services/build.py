@@ -113,6 +113,7 @@ def dataset_version_request(
         )  # fmt: skip
         if enqueue:
             job_enqueue_on_commit(version, _enqueue_run)
+            version.refresh_from_db(fields=["queued_at"])
     return version
 
 
