@@ -189,7 +189,8 @@ def stored_names(prefix: str) -> list[str]:
     return names
 
 
-def _delete_stored(prefix: str) -> None:
+def stored_files_delete(prefix: str) -> None:
+    """Delete every file in the default storage under `prefix`."""
     for name in stored_names(prefix):
         default_storage.delete(name)
     try:  # a local storage keeps the emptied folders
@@ -207,7 +208,7 @@ def _discard(version: DatasetVersion) -> None:
     run of the same version made it ready meanwhile (then they are that run's)."""
     shutil.rmtree(work_directory(version), ignore_errors=True)
     if not DatasetVersion.objects.filter(pk=version.pk, status=JobStatus.SUCCEEDED).exists():
-        _delete_stored(storage_prefix(version))
+        stored_files_delete(storage_prefix(version))
 
 
 def _latest_ready(project: Project) -> DatasetVersion | None:
@@ -227,7 +228,7 @@ def _build(version: DatasetVersion, progress: JobProgress) -> None:
         directory = work_directory(version)
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-        _delete_stored(storage_prefix(version))
+        stored_files_delete(storage_prefix(version))
         try:
             _build_on(version, spec, _latest_ready(version.project), directory, progress)
         except ParentMoved:
