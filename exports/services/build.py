@@ -344,8 +344,8 @@ def _build_on(
     batches = stream() if connection.in_atomic_block else Prefetch(stream)
     try:
         for batch in batches:
-            hashes, table = writer.write(batch, splitter.assign(batch.keys))
-            content.update("".join(hashes).encode())
+            hashes, table = writer.write(batch, splitter.assign(batch.keys, batch.positions))
+            content.update(hashes)
             tally.add(batch, table)
             progress.advance(tally.rows)
         data_files = writer.close()

@@ -35,6 +35,7 @@ from django.db import connection
 
 from agreement.models import LabelSource
 from core import sql
+from exports.services.splits import TWO_TO_64
 from exports.specs import ITEM_FIELDS, DatasetSpec
 from projects.models import LabelKind, Project
 from projects.services.images import IMAGE_FORMATS
@@ -70,11 +71,10 @@ class RowBatch:
     confidence: list[float | None]
     agreement: list[float | None]
     n_annotations: list[int]
-    # The ids as an Arrow list<int64> array, and per row as the row's JSON takes them (a list,
-    # or an orjson.Fragment of its JSON text).
-    annotation_ids: pa.Array
-    annotation_values: list[Any]
+    annotation_ids: pa.Array  # list<int64>, each row's sorted
     import_job_ids: set[int] = field(default_factory=set)
+    # Each key's split position when the database computed it (exports.services.splits).
+    positions: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -231,9 +231,8 @@ _NOT_IDS = re.compile(r"[^0-9{}, \n]")
 _NOT_DIGITS = re.compile(r"[^0-9]+")
 
 
-def _annotation_ids(texts: tuple[str, ...]) -> tuple[pa.Array, list[Any]]:
-    """The annotation ids of each row, sorted: as an Arrow list<int64> array, and per row as
-    the rows' JSON takes them (a list, or its JSON text already written).
+def _annotation_ids(texts: tuple[str, ...]) -> pa.Array:
+    """The annotation ids of each row, sorted, as an Arrow list<int64> array.
 
     PostgreSQL writes a jsonb object's keys shortest first, then in byte order: decimal ids in
     numeric order. So a batch's JSON texts become the ids' arrays by a few passes over their
@@ -251,13 +250,9 @@ def _annotation_ids(texts: tuple[str, ...]) -> tuple[pa.Array, list[Any]]:
                 follows = np.ones(len(values), dtype=bool)
                 follows[offsets[:-1][counts > 0]] = False  # each row's first id
                 if bool((np.diff(values, prepend=0)[follows] > 0).all()):
-                    fragments = keys.replace(", ", ",").replace("{", "[").replace("}", "]")
-                    return (
-                        pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values)),
-                        [orjson.Fragment(text) for text in fragments.split("\n")],
-                    )
+                    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values))
     lists = [sorted(map(int, chosen)) for chosen in _decoded(texts)]
-    return pa.array(lists, pa.list_(pa.int64())), lists
+    return pa.array(lists, pa.list_(pa.int64()))
 
 
 class _Select:
@@ -268,6 +263,11 @@ class _Select:
                    "l.method", "l.confidence", "a.observed", "a.n_annotations",
                    _json_text("l.annotations"), "i.import_job_id"]  # fmt: skip
         params: list[Any] = []
+        if _postgres():
+            # The first 8 bytes of each key's split hash (exports.services.splits), computed
+            # by the database while Python works on the batch before.
+            columns.append("substring(sha256(%s::bytea || convert_to(i.key, 'UTF8')) from 1 for 8)")
+            params.append(spec.salt.encode() + b"\x00")
         self.field_columns: dict[str, int] = {}
         joins = ""
         for name in spec.fields:
@@ -315,7 +315,11 @@ class _Select:
         columns = list(zip(*rows, strict=True))
         (item_ids, keys, values, sources, methods, confidence, observed, counts, annotations,
          import_jobs) = columns[:10]  # fmt: skip
-        id_array, id_values = _annotation_ids(annotations)
+        positions = (
+            np.frombuffer(b"".join(columns[10]), dtype=">u8").astype(np.float64) / TWO_TO_64
+            if _postgres() else None
+        )  # fmt: skip
+        id_array = _annotation_ids(annotations)
         fields: dict[str, list[Any]] = {}
         for name, at in self.field_columns.items():
             kind = self.kinds[name]
@@ -349,8 +353,8 @@ class _Select:
             agreement=list(observed),
             n_annotations=n_annotations,
             annotation_ids=id_array,
-            annotation_values=id_values,
             import_job_ids={job for job in import_jobs if job is not None},
+            positions=positions,
         )
 
 

@@ -95,11 +95,13 @@ class Splitter:
             self.other_indexes = np.asarray([index for index, _ in others])
             self.other_cumulative = _cumulative([ratio / total for _, ratio in others])
 
-    def assign(self, keys: Sequence[str]) -> list[str]:
-        """The split of each key, in order."""
+    def assign(self, keys: Sequence[str], positions: np.ndarray | None = None) -> list[str]:
+        """The split of each key, in order; `positions`, when given, are the keys' u as the
+        database computed them (exports.services.rows), else they are computed here."""
         if not keys:
             return []
-        positions = split_positions(keys, self.salt)
+        if positions is None:
+            positions = split_positions(keys, self.salt)
         index = _first_exceeding(self.cumulative, positions)
         if self.parent is not None:
             index = self._frozen(keys, positions, index)

@@ -12,22 +12,18 @@ and measured as its bytes are written.
 - `images/<sha256>.<ext>`: each image the rows show, once, as stored.
 
 Each row's `row_hash` is the sha256 of its canonical JSON without `row_hash` (an image as its
-sha256): `exports.specs.canonical_json` of {column: value}, which orjson writes byte for byte
-the same, and several times faster, except for floats that Python writes with an exponent
-(below 1e-4 or from 1e16 on, in magnitude): rows with such a float go through `json`.
+sha256): `exports.specs.canonical_json` of {column: value}, built a batch at a time by
+`exports.services.rowjson`, as are the JSON Lines.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -35,9 +31,10 @@ import pyarrow.parquet as pq
 from django.core.files.storage import default_storage
 
 from exports.models import DatasetFile, DatasetFormat
+from exports.services import rowjson
 from exports.services.rows import BOOL, FLOAT64, INT64, JSON_TEXT, STRING, ImageRef, RowBatch
 from exports.services.threads import Background
-from exports.specs import DatasetSpec, canonical_json
+from exports.specs import DatasetSpec
 from projects.models import LabelKind
 
 CONTENT_TYPES: dict[str, str] = {
@@ -68,8 +65,6 @@ LABEL_TYPES: dict[str, pa.DataType] = {
     LabelKind.MULTI: pa.list_(pa.string()),
     LabelKind.RATING: pa.int64(),
 }
-# Python writes floats of these magnitudes with an exponent, orjson without (module docstring).
-SAFE_FLOAT_LOW, SAFE_FLOAT_HIGH = 1e-4, 1e16
 COPY_CHUNK = 1 << 20
 
 
@@ -133,13 +128,16 @@ class HashingFile:
                            size=self.size, sha256=self.hasher.hexdigest())  # fmt: skip
 
 
-def write_file(directory: Path, name: str, kind: str, content: bytes) -> WrittenFile:
-    """A small file written whole (the metadata files)."""
+def write_file(
+    directory: Path, name: str, kind: str, content: bytes, content_type: str | None = None
+) -> WrittenFile:
+    """A file written whole (the metadata files, an image)."""
     path = directory / name
     path.parent.mkdir(parents=True, exist_ok=True)
     out = HashingFile(path)
     out.write(content)
-    return out.finish(name, kind, CONTENT_TYPES.get(kind, "application/octet-stream"))
+    content_type = content_type or CONTENT_TYPES.get(kind, "application/octet-stream")
+    return out.finish(name, kind, content_type)
 
 
 def columns_of(spec: DatasetSpec) -> list[str]:
@@ -185,15 +183,6 @@ def version_schema(spec: DatasetSpec, kinds: dict[str, str], label_kind: str) ->
 def schema_as_json(schema: pa.Schema) -> list[dict[str, Any]]:
     """The columns as JSON: name and Arrow type (as pyarrow prints it)."""
     return [{"name": column.name, "type": str(column.type)} for column in schema]
-
-
-def _unsafe_floats(columns: Iterable[list[Any]], rows: int) -> np.ndarray:
-    """Rows holding a float that orjson writes otherwise than json (module docstring)."""
-    unsafe = np.zeros(rows, dtype=bool)
-    for values in columns:
-        magnitude = np.abs(np.asarray(values, dtype=np.float64))  # None -> nan: never unsafe
-        unsafe |= ((magnitude < SAFE_FLOAT_LOW) & (magnitude > 0)) | (magnitude >= SAFE_FLOAT_HIGH)
-    return unsafe
 
 
 def neutralised(column: pa.Array) -> pa.Array:
@@ -252,20 +241,32 @@ class VersionWriter:
 
         return pa.schema([pa.field(column.name, csv_type(column)) for column in self.schema])
 
-    def write(self, batch: RowBatch, splits: list[str]) -> tuple[list[str], pa.Table]:
-        """Write a batch of rows in every format; returns their hashes and their table. The
-        rows are hashed and laid out here; the files are written in the writer's thread while
-        the caller goes on to the next batch."""
+    def write(self, batch: RowBatch, splits: list[str]) -> tuple[bytes, pa.Table]:
+        """Write a batch of rows in every format; returns their hashes (the concatenation of
+        their hex digests) and their table. The rows are laid out and hashed here; the files
+        are written in the writer's thread while the caller goes on to the next batch."""
         images = self._images(batch)
-        hashes, lines = self._hashes_and_lines(batch, splits)
-        table = self._table(batch, splits, hashes, images)
-        self.background.submit(lambda: self._write_files(table, lines))
-        return hashes, table
-
-    def _write_files(self, table: pa.Table, lines: bytearray) -> None:
-        self.parquet.write_table(table, row_group_size=max(1, table.num_rows))
+        arrays = self._arrays(batch, splits, images)
+        names = self.columns[:-1]
+        texts = dict(zip(names, self._fragments(batch, arrays), strict=True))
+        canonical = rowjson.objects([(name, texts[name]) for name in sorted(names)])
+        hexes = rowjson.sha256_hex(canonical)
+        row_hash = rowjson.hex_strings(hexes)
+        table = pa.Table.from_arrays([*arrays, row_hash], schema=self.schema)
+        lines = None
         if self.jsonl_file is not None:
-            self.jsonl_file.write(lines)
+            for name in self.image_fields:
+                paths = [None if image is None else image.path for image in batch.fields[name]]
+                texts[name] = rowjson.fragments(paths, pa.string())
+            quoted = pc.binary_join_element_wise('"', row_hash, '"', "")
+            lines = rowjson.objects([*texts.items(), ("row_hash", quoted)], end="}\n")
+        self.background.submit(lambda: self._write_files(table, lines))
+        return hexes, table
+
+    def _write_files(self, table: pa.Table, lines: pa.Array | None) -> None:
+        self.parquet.write_table(table, row_group_size=max(1, table.num_rows))
+        if self.jsonl_file is not None and lines is not None:
+            self.jsonl_file.write(rowjson.joined_bytes(lines))
         if self.csv is not None:
             self.csv.write_table(self._csv_table(table))
 
@@ -284,60 +285,31 @@ class VersionWriter:
             found[sha256] = data
             if sha256 not in self.images:
                 self.images[sha256] = write_file(
-                    self.directory, image.path, DatasetFile.Kind.MEDIA, data
-                )
-                self.images[sha256] = _with_content_type(
-                    self.images[sha256], IMAGE_CONTENT_TYPES.get(image.extension, "")
-                )
+                    self.directory, image.path, DatasetFile.Kind.MEDIA, data,
+                    content_type=IMAGE_CONTENT_TYPES.get(image.extension),
+                )  # fmt: skip
         return found
 
-    def _hashes_and_lines(self, batch: RowBatch, splits: list[str]) -> tuple[list[str], bytearray]:
-        """Each row's hash, and its JSON Lines line (keys in column order, row_hash last)."""
-        names = self.columns[:-1]
-        field_values = [
-            [None if image is None else image.sha256 for image in batch.fields[name]]
-            if name in self.image_fields else batch.fields[name]
-            for name in self.spec.fields
-        ]  # fmt: skip
-        columns = [batch.keys, *field_values, batch.labels, batch.sources, batch.methods,
-                   batch.confidence, batch.agreement, batch.n_annotations,
-                   batch.annotation_values, splits]  # fmt: skip
-        unsafe = _unsafe_floats(
-            [batch.confidence, batch.agreement, *(batch.fields[n] for n in self.float_fields)],
-            len(batch),
-        )
-        slow = set(np.flatnonzero(unsafe).tolist())
-        paths = {
-            name: [None if image is None else image.path for image in batch.fields[name]]
-            for name in self.image_fields
-        }
-        dumps, sort_keys, sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
-        write_lines = self.jsonl_file is not None
-        hashes: list[str] = []
-        lines = bytearray()
-        for n, values in enumerate(zip(*columns, strict=True)):
-            row = dict(zip(names, values, strict=True))
-            if n in slow:
-                canonical = canonical_json(
-                    {**row, "annotation_ids": batch.annotation_ids[n].as_py()}
-                )
+    def _fragments(self, batch: RowBatch, arrays: list[pa.Array]) -> list[pa.Array]:
+        """The JSON text of each value of each column (but row_hash): an image as its sha256;
+        floats from the batch's Python floats, which JSON writes as Python prints them."""
+        texts = []
+        for name, array in zip(self.columns[:-1], arrays, strict=True):
+            if name in self.image_fields:
+                shas = [None if image is None else image.sha256 for image in batch.fields[name]]
+                texts.append(rowjson.fragments(shas, pa.string()))
+            elif name in ("confidence", "agreement"):
+                texts.append(rowjson.fragments(getattr(batch, name), pa.float64()))
+            elif name in self.float_fields:
+                texts.append(rowjson.fragments(batch.fields[name], pa.float64()))
             else:
-                canonical = dumps(row, option=sort_keys)
-            row_hash = sha256(canonical).hexdigest()
-            hashes.append(row_hash)
-            if write_lines:
-                for name, image_paths in paths.items():
-                    row[name] = image_paths[n]
-                row["row_hash"] = row_hash
-                # Copied into one buffer at once: orjson gives each result a 4 kB block, which
-                # a list of a batch's lines would keep.
-                lines += dumps(row)
-                lines += b"\n"
-        return hashes, lines
+                texts.append(rowjson.fragments(array, array.type))
+        return texts
 
-    def _table(
-        self, batch: RowBatch, splits: list[str], hashes: list[str], images: dict[str, bytes]
-    ) -> pa.Table:
+    def _arrays(
+        self, batch: RowBatch, splits: list[str], images: dict[str, bytes]
+    ) -> list[pa.Array]:
+        """The batch's columns as Arrow arrays, in column order, but row_hash."""
         arrays: list[pa.Array] = [pa.array(batch.keys, pa.string())]
         for name in self.spec.fields:
             values = batch.fields[name]
@@ -345,7 +317,8 @@ class VersionWriter:
                 arrays.append(_image_array(values, images))
             else:
                 arrays.append(pa.array(values, ARROW_TYPES[self.kinds[name]]))
-        arrays += [
+        return [
+            *arrays,
             pa.array(batch.labels, self.schema.field("label").type),
             pa.array(batch.sources, pa.string()),
             pa.array(batch.methods, pa.string()),
@@ -354,9 +327,7 @@ class VersionWriter:
             pa.array(batch.n_annotations, pa.int32()),
             batch.annotation_ids,
             pa.array(splits, pa.string()),
-            pa.array(hashes, pa.string()),
         ]
-        return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def _csv_table(self, table: pa.Table) -> pa.Table:
         arrays = []
@@ -401,12 +372,6 @@ class VersionWriter:
                 closing()
             except Exception:
                 continue
-
-
-def _with_content_type(written: WrittenFile, content_type: str) -> WrittenFile:
-    return WrittenFile(name=written.name, kind=written.kind,
-                       content_type=content_type or "application/octet-stream",
-                       path=written.path, size=written.size, sha256=written.sha256)  # fmt: skip
 
 
 def _image_array(values: list[ImageRef | None], images: dict[str, bytes]) -> pa.Array:

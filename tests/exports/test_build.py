@@ -502,7 +502,7 @@ def test_a_failed_build_leaves_a_failed_row_and_no_file(labeled, alice, failing_
 
 
 def test_a_failure_while_writing_rows_keeps_nothing_either(labeled, alice, monkeypatch):
-    def broken(self: Any, keys: Any) -> list[str]:
+    def broken(self: Any, keys: Any, positions: Any = None) -> list[str]:
         raise RuntimeError("hash gone wrong")
 
     monkeypatch.setattr(Splitter, "assign", broken)
