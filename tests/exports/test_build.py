@@ -123,7 +123,9 @@ def test_a_version_holds_every_item_with_a_label_of_record_and_nothing_else(labe
         assert row["agreement"] == observed[record.item_id]
         assert row["n_annotations"] == 2
         assert row["annotation_ids"] == sorted(int(a) for a in record.annotations)
-        assert row["split"] in ("train", "validation", "test")
+    keys = [row["item_key"] for row in rows]
+    by_hash = Splitter(DatasetSpec.from_json(version.spec)).assign(keys)
+    assert [row["split"] for row in rows] == by_hash, "the database's hashes are Python's"
     resolved = [row for row in rows if row["label_source"] == "resolution"]
     assert [(r["label"], r["label_method"], r["confidence"]) for r in resolved] == [
         ("neutral", "lead", None)
@@ -652,3 +654,41 @@ def test_a_build_outside_a_transaction_reads_ahead_in_a_thread_and_gives_the_sam
     assert ahead.number == 1
     assert ahead.row_count == LabelOfRecord.objects.filter(project=project).count() == 21
     assert (in_line.outcome, in_line.content_hash) == ("unchanged", ahead.content_hash)
+
+
+def test_the_lineage_names_the_imports_the_rows_came_from_and_the_agreement_figures(project, alice):
+    """Items imported from a file, their labels imported from a crowd's file (two workers who
+    agree), the agreement recomputed: the manifest names both imports and copies the figures."""
+    from django.core.files.base import ContentFile
+
+    from agreement.services.recompute import agreement_recompute_request, agreement_recompute_run
+    from labeling.imports.jobs import annotation_import_create, annotation_import_run
+    from projects.services.imports import import_job_create, import_job_run
+
+    rows = "key,text\n" + "".join(f"t{n},Ticket {n}\n" for n in range(6))
+    items_job = import_job_run(job_id=import_job_create(
+        project=project, uploaded_file=ContentFile(rows.encode(), name="t.csv"),
+        created_by=alice, source="api", enqueue=False,
+    ).pk)  # fmt: skip
+    crowd = "item_key,rater,value\n" + "".join(
+        f"t{n},worker-{w},positive\n" for n in range(4) for w in (1, 2)
+    )
+    labels_job = annotation_import_run(job_id=annotation_import_create(
+        project=project, uploaded_file=ContentFile(crowd.encode(), name="crowd.csv"),
+        created_by=alice, source="api", enqueue=False,
+    ).pk)  # fmt: skip
+    assert (items_job.status, labels_job.status) == ("succeeded", "succeeded")
+    agreement_recompute_run(
+        job_id=agreement_recompute_request(project=project, requested_by=alice, enqueue=False).pk
+    )
+
+    version = build(project, alice)
+
+    lineage = version.manifest["lineage"]
+    assert version.row_count == 4
+    assert lineage["import_jobs"] == [items_job.pk]
+    assert lineage["annotation_import_jobs"] == [labels_job.pk]
+    assert lineage["label_methods"] == {"majority": 4}
+    agreement = version.manifest["agreement"]
+    assert agreement["items"] == 4 and agreement["annotations"] == 8
+    assert agreement["rule"] == "majority" and "computed_at" in agreement
