@@ -6,14 +6,16 @@
 2. The rows stream out of the database in batches of item ids (exports.services.rows); each
    batch gets its splits and row hashes and is written to every format at once
    (exports.services.writers), into a directory of its own (ACCORD_DATASET_BUILD_DIR/<id>,
-   emptied when a run starts, so a retry starts clean). Memory is that of one batch.
+   emptied when a run starts, so a retry starts clean). Memory is that of a few batches.
 3. Same spec and same content (the hash over the rows' hashes) as the parent: the build ends
    "unchanged", pointing at the parent, and keeps no file and no number.
 4. Otherwise the metadata files are written (exports.services.metadata), every file goes into
    the default storage under datasets/<project id>/<version id>/, and then, in one transaction
    under the project's row lock, the version gets its number (the parent's + 1), its files'
-   rows and its manifest, and becomes ready. A version that became ready meanwhile would make
-   the parent, the number and the frozen test split wrong: the build starts over on it.
+   rows and its manifest, and becomes ready; its webhooks' deliveries are made in the same
+   transaction (exports.services.webhooks), and sent once it commits. A version that became
+   ready meanwhile would make the parent, the number and the frozen test split wrong: the
+   build starts over on it.
 A failure leaves a failed row, deletes whatever it had put in storage and its directory, and
 may be retried. A worker killed midway leaves a running row whose heartbeat stops (stalled:
 core.jobs.services.job_is_stalled), its directory, and at most some files in storage (when it
@@ -23,7 +25,6 @@ died while saving them) that no row points to; a retry removes both before build
 from __future__ import annotations
 
 import hashlib
-import logging
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -46,7 +47,7 @@ from core.jobs.services import (
     job_enqueue_on_commit,
     job_fail,
     job_retry,
-    job_start,
+    job_run,
 )
 from exports.models import DatasetFile, DatasetVersion, VersionOutcome
 from exports.services.metadata import VersionFacts, croissant_json, dataset_card, manifest_json
@@ -59,6 +60,7 @@ from exports.services.rows import (
 )
 from exports.services.splits import ParentSplits, Splitter
 from exports.services.threads import Prefetch
+from exports.services.webhooks import webhooks_emit_version_ready
 from exports.services.writers import DATA_FILES, VersionWriter, WrittenFile, write_file
 from exports.specs import DatasetSpec
 from projects.models import LabelKind, Project
@@ -66,8 +68,6 @@ from projects.services.archive import project_ensure_writable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-
-logger = logging.getLogger(__name__)
 
 PHASE_PARENT = "reading the parent's test split"
 PHASE_COUNTING = "counting rows"
@@ -137,32 +137,25 @@ def _enqueue_run(version_id: int) -> None:
 def dataset_version_run(
     *, version_id: int, progress: ProgressCallback | None = None
 ) -> DatasetVersion:
-    """Run the build (the module says how). Safe to call again, even concurrently: a finished
-    version is returned as it is, and one running under a live worker is left to it. A failure
-    marks the version failed; an unexpected one propagates too."""
-    version = DatasetVersion.objects.get(pk=version_id)
-    if version.status == JobStatus.SUCCEEDED:
-        return version
-    if job_start(DatasetVersion, job_id=version_id, **RESET) is None:
-        version.refresh_from_db()
-        return version
-    version = DatasetVersion.objects.select_related("project", "created_by").get(pk=version_id)
+    """Run the build (the module says how), in the jobs' shared frame (core.jobs.services.
+    job_run): safe to call again, even concurrently; a failure marks the version failed, and an
+    unexpected one propagates too."""
+    return job_run(
+        DatasetVersion, job_id=version_id, run=_run, progress=progress, reset=RESET,
+        on_error="Nothing of it was kept; retry it.",
+    )  # fmt: skip
+
+
+def _run(version: DatasetVersion, progress: JobProgress) -> None:
+    version = DatasetVersion.objects.select_related("project", "created_by").get(pk=version.pk)
     try:
-        _build(version, JobProgress(version, callback=progress))
+        _build(version, progress)
     except BuildFailed as error:
         _discard(version)
         job_fail(version, message=str(error))
-    except Exception as error:
-        logger.exception("Build of dataset version %s failed", version.pk)
+    except Exception:
         _discard(version)
-        job_fail(
-            version,
-            message=f"The build stopped on an unexpected error ({type(error).__name__}: "
-            f"{error}). Nothing of it was kept; retry it.",
-        )
         raise
-    version.refresh_from_db()
-    return version
 
 
 # --- where a build's files are -----------------------------------------------------------------
@@ -474,7 +467,8 @@ def _publish(
         )  # fmt: skip
         if not published:
             raise BuildFailed("Another run of this build finished it first.")
-        transaction.on_commit(lambda: _announce(version))
+        version.refresh_from_db()
+        _announce(version)
 
 
 def _size(size: int) -> str:
@@ -495,8 +489,6 @@ def _validate(*, parent: DatasetVersion | None, parquet: Path) -> dict[str, Any]
 
 
 def _announce(version: DatasetVersion) -> None:
-    """A version became ready (called once its transaction has committed).
-
-    INTEGRATOR: call exports.services.webhooks.webhooks_emit_version_ready(version=version)
-    here (helper "webhooks" writes it). Until then, nothing.
-    """
+    """The version is ready: its webhooks are told, in the transaction that makes it ready, so
+    that their deliveries commit with it (each is sent once it has committed)."""
+    webhooks_emit_version_ready(version=version)

@@ -30,7 +30,7 @@ from PIL import Image
 from agreement.models import Conflict, ItemAgreement, LabelOfRecord
 from agreement.services.conflicts import conflict_resolve
 from core.jobs.models import JobStatus
-from exports.models import DatasetFile, DatasetVersion, VersionOutcome
+from exports.models import DatasetFile, DatasetVersion, VersionOutcome, WebhookDelivery
 from exports.services import build as build_service
 from exports.services.build import (
     dataset_version_request,
@@ -40,11 +40,13 @@ from exports.services.build import (
     work_directory,
 )
 from exports.services.splits import Splitter
+from exports.services.webhooks import webhook_create
 from exports.specs import DatasetSpec, canonical_json
 from projects.models import ContentType, Item, LabelKind
 from projects.services.archive import ProjectArchived, project_archive
 from projects.services.images import image_store
 from tests.exports.conftest import build, label_all, records, resolve_conflicts
+from tests.exports.webhook_receiver import running_receiver
 from tests.factories import UserFactory, make_items, make_project
 
 TEXT_COLUMNS = [
@@ -546,19 +548,42 @@ def test_a_version_that_becomes_ready_under_a_build_becomes_its_parent(labeled, 
 # --- requests, retries, the task and the command -------------------------------------------------
 
 
-def test_a_request_is_built_by_the_task_once_it_commits_and_then_announced(
-    labeled, alice, django_capture_on_commit_callbacks, monkeypatch
+def test_a_request_is_built_by_the_task_once_it_commits(
+    labeled, alice, django_capture_on_commit_callbacks
 ):
-    announced: list[DatasetVersion] = []
-    monkeypatch.setattr(build_service, "_announce", announced.append)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         version = dataset_version_request(project=labeled, spec={}, requested_by=alice)
         assert version.status == JobStatus.PENDING and version.queued_at is not None
-        assert not announced
-    assert len(callbacks) == 2, "the task, then (once the build commits) the announcement"
+    assert len(callbacks) == 1
     version.refresh_from_db()
     assert (version.status, version.number) == (JobStatus.SUCCEEDED, 1)
-    assert [v.pk for v in announced] == [version.pk]
+
+
+def test_a_ready_version_is_announced_to_the_projects_webhooks_and_an_unchanged_one_not(
+    labeled, alice, django_capture_on_commit_callbacks
+):
+    """A receiver on 127.0.0.1 gets the signed announcement of v1, with the checksums of its
+    files; a second build of the same labels announces nothing."""
+    with running_receiver() as receiver:
+        webhook, receiver.secret = webhook_create(
+            project=labeled, url=receiver.url, created_by=alice
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            first = build(labeled, alice)
+        with django_capture_on_commit_callbacks(execute=True):
+            same = build(labeled, alice)
+
+    assert same.outcome == "unchanged"
+    assert receiver.count == 1
+    call = receiver.calls[0]
+    assert call.verified
+    body = call.json["version"]
+    assert (body["id"], body["number"], body["content_hash"]) == (
+        first.pk, 1, first.content_hash,
+    )  # fmt: skip
+    files = {f.name: f.sha256 for f in first.files.all()}
+    assert {f["name"]: f["sha256"] for f in body["files"]} == files
+    assert WebhookDelivery.objects.get(webhook=webhook).status == "delivered"
 
 
 def test_only_a_failed_or_stalled_build_is_retried(labeled, alice):
