@@ -227,6 +227,24 @@ def test_the_dataset_card_and_the_croissant_metadata(labeled, alice):
     assert fields[8]["repeated"] is True
 
 
+def test_mlcommons_croissant_reader_reads_the_rows_through_the_metadata(
+    labeled, alice, tmp_path: Path
+):
+    mlcroissant = pytest.importorskip("mlcroissant")
+    version = build(labeled, alice)
+    for name in ("croissant.json", "data.parquet"):
+        (tmp_path / name).write_bytes(stored(version.storage_prefix + name))
+
+    dataset = mlcroissant.Dataset(jsonld=str(tmp_path / "croissant.json"))
+    records = list(dataset.records(record_set="rows"))
+
+    rows = parquet_of(version).to_pylist()
+    assert dataset.metadata.name == "Sentiment v1"
+    assert [r["rows/item_key"].decode() for r in records] == [r["item_key"] for r in rows]
+    assert [list(r["rows/annotation_ids"]) for r in records] == [r["annotation_ids"] for r in rows]
+    assert [r["rows/label"].decode() for r in records] == [r["label"] for r in rows]
+
+
 def test_json_lines_and_csv_hold_the_same_rows_as_the_parquet_file(project, alice, bob, carol):
     """Texts a spreadsheet would run, with quotes, commas, line breaks and accents: the CSV
     reads back the same once a neutralised cell loses its apostrophe."""
