@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from exports.services.build import dataset_version_run
 from exports.services.webhooks import webhook_deliver
+
+
+@shared_task(name="exports.tasks.dataset_version_build")
+def dataset_version_build_task(version_id: int) -> str:
+    """Build a dataset version (its row holds the status and progress)."""
+    return dataset_version_run(version_id=version_id).status
 
 
 @shared_task(name="exports.tasks.webhook_delivery")

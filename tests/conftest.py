@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -139,11 +140,12 @@ def _tasks_in_process_unless_a_worker_is_asked_for(
     request: pytest.FixtureRequest,
 ) -> Iterator[None]:
     """Tests run Celery tasks in-process, where the test can see what they wrote inside its own
-    transaction; a test about background work asks for `celery_worker_process`, and then its
-    tasks go to a real worker (through Redis, or through files on the embedded default)."""
+    transaction; a test about background work asks for `celery_worker_process` (or
+    `celery_worker_to_kill`), and then its tasks go to a real worker (through Redis, or through
+    files on the embedded default)."""
     from config.celery import app
 
-    if "celery_worker_process" in request.fixturenames:
+    if {"celery_worker_process", "celery_worker_to_kill"} & set(request.fixturenames):
         yield
         return
     previous = app.conf.task_always_eager
@@ -157,43 +159,92 @@ def _tasks_in_process_unless_a_worker_is_asked_for(
 # --- a real Celery worker ----------------------------------------------------------------------
 
 
+def _database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_celery_worker(queue: str, log_path: Path, **env: str) -> subprocess.Popen[bytes]:
+    """A real `celery worker` process consuming `queue` against the test database (`env` added
+    to its environment), once it says it is ready. Its output goes to `log_path`."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": _database_url(),
+        "CONN_MAX_AGE": "0",
+        "ACCORD_CELERY_QUEUE": queue,
+        "ACCORD_TEST_RUN": settings.TEST_RUN,
+        **env,
+    }
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+             "--loglevel=INFO", "-Q", queue, "-n", f"{queue}@%h", "--without-mingle",
+             "--without-gossip"],
+            env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    # "ready." is the worker's own line once it consumes (remote control, which a ping
+    # needs, does not exist on the filesystem transport).
+    wait_for(lambda: worker.poll() is None and " ready." in log_path.read_text(), timeout=60)
+    return worker
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[str]:
     """Start a real `celery worker` process on this run's queue against the test database, and
     yield the queue's name: through Redis with REDIS_URL set, else through files (Kombu's
     filesystem transport, as on the embedded default)."""
-    from django.db import connection
-
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        database_url = f"sqlite:///{db['NAME']}"
-    else:
-        database_url = (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": database_url,
-        "CONN_MAX_AGE": "0",
-        "ACCORD_CELERY_QUEUE": queue,
-        "ACCORD_TEST_RUN": settings.TEST_RUN,
-    }
     log_path = Path(settings.VAR_DIR) / f"test-celery-worker-{settings.TEST_RUN}.log"
-    log = open(log_path, "w")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-         "--loglevel=INFO", "-Q", queue, "-n", f"{queue}@%h", "--without-mingle",
-         "--without-gossip"],
-        env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    worker = start_celery_worker(queue, log_path)
     try:
-        # "ready." is the worker's own line once it consumes (remote control, which a ping
-        # needs, does not exist on the filesystem transport).
-        wait_for(lambda: worker.poll() is None and " ready." in log_path.read_text(), timeout=60)
         yield queue
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-        log.close()
+
+
+class KillableWorker:
+    """Real workers of one test, on a queue of their own that the test's tasks go to: a test
+    may kill one (SIGKILL, as the kernel's OOM killer or a lost machine would) and start
+    another, leaving the session's worker alone."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0
+
+    def start(self, **env: str) -> subprocess.Popen[bytes]:
+        self.started += 1
+        log_path = Path(settings.VAR_DIR) / f"test-celery-{self.queue}-{self.started}.log"
+        self.process = start_celery_worker(self.queue, log_path, **env)
+        return self.process
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def celery_worker_to_kill(django_db_setup) -> Iterator[KillableWorker]:
+    """Workers this test starts (`start`) and may kill; its tasks go to their queue."""
+    from config.celery import app
+
+    workers = KillableWorker(f"{settings.CELERY_TASK_DEFAULT_QUEUE}-killable")
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = workers.queue
+    try:
+        yield workers
+    finally:
+        app.conf.task_default_queue = previous
+        workers.stop()

@@ -322,6 +322,14 @@ if REDIS_URL:
         "visibility_timeout": int(max((3600.0, *ACCORD_WEBHOOK_RETRY_DELAYS)) * 1.5)
     }
 
+# Dataset versions (exports/services/build.py): rows read and written per batch (each batch is
+# one statement and one Parquet row group; a build's memory is about that of one batch), and
+# where a build writes its files before they go into storage whole.
+ACCORD_DATASET_BATCH_ROWS = int(os.environ.get("ACCORD_DATASET_BATCH_ROWS", "20000"))
+ACCORD_DATASET_BUILD_DIR = Path(
+    os.environ.get("ACCORD_DATASET_BUILD_DIR", VAR_DIR / "tmp" / "datasets")
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
