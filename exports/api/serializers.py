@@ -12,7 +12,7 @@ from core.api.strict import StrictJsonInput
 from core.jobs.api import JOB_FIELDS, JobSerializerMixin
 from core.jobs.models import JobStatus
 from exports.diffs import DIFF_KINDS
-from exports.models import DatasetFile, DatasetVersion
+from exports.models import DatasetFile, DatasetVersion, VersionOutcome
 
 
 def _absolute(context: Mapping[str, Any], route: str, **kwargs: Any) -> str:
@@ -30,6 +30,11 @@ class DatasetVersionSerializer(JobSerializerMixin, serializers.ModelSerializer[D
     is_ready = serializers.BooleanField(
         read_only=True, help_text="Built, numbered and complete: its files can be read."
     )
+    outcome = serializers.ChoiceField(
+        choices=[("", "Not finished"), *VersionOutcome.choices], read_only=True,
+        help_text="`built`, or `unchanged` (same spec and labels as `parent`, no files of its "
+        "own); empty until the build ends.",
+    )  # fmt: skip
     parent_label = serializers.SerializerMethodField()
     created_by = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
@@ -48,8 +53,6 @@ class DatasetVersionSerializer(JobSerializerMixin, serializers.ModelSerializer[D
         extra_kwargs = {
             "number": {"help_text": "v1, v2, ... given when ready; null before, and for an "
                        "unchanged build."},
-            "outcome": {"help_text": "`built`, or `unchanged` (same spec and labels as "
-                        "`parent`, no files of its own); empty until the build ends."},
             "parent": {"help_text": "The latest ready version when this one became ready; for "
                        "an unchanged build, the version it is the same as."},
         }  # fmt: skip
