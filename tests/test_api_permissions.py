@@ -1,5 +1,5 @@
-"""Who may call what: every route of /api/v1/ (projects, labeling, agreement, webhooks and datasets), by
-every kind of caller.
+"""Who may call what: every route of /api/v1/ (projects, labeling, agreement, webhooks and
+datasets), by every kind of caller.
 
 The actors: alice leads the project, bob rates in it, mallory leads another project only, anon
 is nobody. `token` is alice calling with her personal API token instead of a session; `revoked`
