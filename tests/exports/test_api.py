@@ -109,9 +109,11 @@ def test_a_lead_builds_a_version_and_follows_its_location(project, alice):
 
 def test_a_build_with_a_bad_spec_is_a_400_naming_the_field(project, alice):
     client = session_client(alice)
-    response = client.post(f"{base(project)}/versions/", {"spec": {}}, format="json")
-    assert response.status_code == 400
-    assert response.json()["error"]["fields"]
+    response = client.post(
+        f"{base(project)}/versions/", {"spec": {"splits": {"train": 0.5}}}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "0.5" in json.dumps(response.json()["error"]["fields"])
     typo = client.post(f"{base(project)}/versions/", {"spec": SPEC, "nmae": "x"}, format="json")
     assert typo.status_code == 400 and "nmae" in typo.json()["error"]["fields"]
     not_an_object = client.post(f"{base(project)}/versions/", {"spec": "all"}, format="json")

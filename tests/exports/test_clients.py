@@ -41,7 +41,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
+def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The media root of this module's tests and of the server they start (a version's files are
+    named by ids that repeat across test databases)."""
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _storage_of_this_test(settings: Any, media_root: Path, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = media_root
+    settings.ACCORD_DATASET_BUILD_DIR = tmp_path / "builds"
+
+
+@pytest.fixture(scope="module")
+def server(
+    django_db_setup: Any, django_db_blocker: Any, media_root: Path
+) -> Iterator[dict[str, Any]]:
     """gunicorn on the test database and media, as `make run` serves Accord (sync workers, so
     that whole files go out with sendfile), with its access log kept to see what each client
     asked for."""
@@ -61,6 +76,7 @@ def server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, A
     env = {
         **os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": database_url, "CONN_MAX_AGE": "0", "ACCORD_TEST_RUN": settings.TEST_RUN,
+        "ACCORD_TEST_MEDIA_ROOT": str(media_root),
     }  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
