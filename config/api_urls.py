@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("agreement.api.urls")),
     path("", include("agreement.api.figures_urls")),
     path("", include("exports.api.webhook_urls")),
+    path("", include("exports.api.urls")),
 ]

@@ -1,5 +1,5 @@
-"""Who may call what: every route of /api/v1/ (projects, labeling, agreement and webhooks), by
-every kind of caller.
+"""Who may call what: every route of /api/v1/ (projects, labeling, agreement, webhooks and
+datasets), by every kind of caller.
 
 The actors: alice leads the project, bob rates in it, mallory leads another project only, anon
 is nobody. `token` is alice calling with her personal API token instead of a session; `revoked`
@@ -45,6 +45,7 @@ from projects.services.images import image_store
 from projects.services.invitations import invitation_create
 from projects.services.tokens import api_token_create, api_token_revoke, project_token_create
 from tests.api_clients import secret_client, session_client
+from tests.exports.factories import SPEC, make_build, make_version, row
 from tests.factories import UserFactory, make_items
 
 MATRIX = """
@@ -122,6 +123,14 @@ webhook-ping      POST    202   403    404    401   202    401      403     403
 deliveries        GET     200   403    404    401   200    401      403     403
 delivery          GET     200   403    404    401   200    401      403     403
 redeliver         POST    202   403    404    401   202    401      403     403
+dataset-versions  GET     200   403    404    401   200    401      200     404
+dataset-versions  POST    202   403    404    401   202    401      403     403
+dataset-version   GET     200   403    404    401   200    401      200     404
+dataset-manifest  GET     200   403    404    401   200    401      200     404
+dataset-files     GET     200   403    404    401   200    401      200     404
+dataset-file      GET     200   403    404    401   200    401      200     404
+dataset-retry     POST    200   403    404    401   200    401      403     403
+dataset-diff      GET     200   403    404    401   200    401      200     404
 tokens            GET     200   200    200    401   200    401      403     403
 tokens            POST    201   201    201    401   403    401      403     403
 token             GET     200   404    404    401   200    401      403     403
@@ -184,6 +193,13 @@ ROUTES: dict[str, tuple[str, dict[str, str]]] = {
         "api-webhook-delivery-redeliver",
         {**P, "webhook_pk": "webhook", "pk": "delivery"},
     ),
+    "dataset-versions": ("api-dataset-version-list", P),
+    "dataset-version": ("api-dataset-version-detail", {**P, "version": "version"}),
+    "dataset-manifest": ("api-dataset-version-manifest", {**P, "version": "version"}),
+    "dataset-files": ("api-dataset-version-files", {**P, "version": "version"}),
+    "dataset-file": ("api-dataset-file", {**P, "version": "version", "name": "file_name"}),
+    "dataset-retry": ("api-dataset-version-retry", {**P, "version": "failed_version"}),
+    "dataset-diff": ("api-dataset-diff", P),
     "tokens": ("api-token-list", {}),
     "token": ("api-token-detail", {"pk": "token"}),
     "token-revoke": ("api-token-revoke", {"pk": "token"}),
@@ -225,6 +241,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("tokens", "POST"): {"name": "ci"},
     ("webhooks", "POST"): {"url": "http://127.0.0.1:9/pipeline"},
     ("webhook", "PATCH"): {"is_active": False},
+    ("dataset-versions", "POST"): {"spec": SPEC, "name": "nightly"},
 }
 
 
@@ -232,6 +249,10 @@ BODIES: dict[tuple[str, str], Any] = {
 _IDS += ("recompute",)
 # The webhooks' routes name a webhook and a delivery of it (failed, so that it can be redelivered).
 _IDS += ("webhook", "delivery")
+# The datasets' routes name a ready version, one of its files, and a failed build to retry.
+_IDS += ("version", "failed_version", "file_name")
+# Query strings a route needs to answer at all (the two versions of a diff).
+QUERIES = {"dataset-diff": "?from=v1&to=latest"}
 
 
 def _rows() -> list[list[str]]:
@@ -323,7 +344,12 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
         webhook=webhook, event="dataset.version.ready", event_id="dataset.version.ready:1",
         payload={}, status=DeliveryStatus.FAILED, attempts=7,
     )  # fmt: skip
+    version = make_version(project, [row("item-0", "positive"), row("item-1", "negative")])
+    failed_build = make_build(project, status=JobStatus.FAILED)
     return {
+        "version": version.pk,
+        "failed_version": failed_build.pk,
+        "file_name": "data.parquet",
         "project": project.pk,
         "member": Membership.objects.get(project=project, user=carol).pk,
         "label": project.labels.get(value="neutral").pk,
@@ -397,7 +423,7 @@ def test_permission_matrix(
     client = client_as(actor, {"lead": alice, "rater": bob, "other": mallory}, project)
     if endpoint in NEEDS_CONFLICTS:
         world = with_conflicts(world, project, alice, carol)
-    url = url_of(endpoint, world)
+    url = url_of(endpoint, world) + QUERIES.get(endpoint, "")
     if (endpoint, method) == ("imports", "POST"):
         upload = SimpleUploadedFile("more.csv", b"key,text\nz,Fine.\n")
         response = client.post(url, {"file": upload}, format="multipart")

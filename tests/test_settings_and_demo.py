@@ -336,7 +336,6 @@ def test_the_api_schema_describes_what_the_api_does_and_names_the_rest_as_planne
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     description = schema["info"]["description"]
     built, planned = description.split("Planned")
-    for capability in ("labeling", "conflict queue", "scorecards", "recompute"):
+    for capability in ("labeling", "conflict queue", "scorecards", "recompute", "dataset versions"):
         assert capability in built
-    for capability in ("weak labels", "dataset versions"):
-        assert capability in planned
+    assert "weak labels" in planned

@@ -253,10 +253,11 @@ SPECTACULAR_SETTINGS = {
         "Projects, their members and label schemas, items and their imports, API tokens, and "
         "labeling: claim, submit, skip, renew, history and progress; agreement: the conflict "
         "queue and a lead's decisions on it, the project's annotations, each item's agreement, "
-        "the project's figures, the raters' scorecards and the full recompute.\n\n"
-        "Planned, not in this API yet: weak labels from process feedback, and dataset versions "
-        "for pipelines. A project's `weak_label*` fields are kept for those and change nothing "
-        "today."
+        "the project's figures, the raters' scorecards and the full recompute; dataset versions "
+        "for pipelines: builds, manifests, file downloads (ETag, ranges) and the diff between "
+        "two versions.\n\n"
+        "Planned, not in this API yet: weak labels from process feedback. A project's "
+        "`weak_label*` fields are kept for those and change nothing today."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

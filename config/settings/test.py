@@ -3,13 +3,15 @@ from the environment exactly as in base (SQLite and Kombu's filesystem transport
 and Redis). Tasks run in-process unless a test asks for a real worker (tests/conftest.py)."""
 
 import os
+from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import CACHES, REDIS_URL, VAR_DIR
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = VAR_DIR / "test-media"
+# A server a test starts in a process of its own is given the test's media root this way.
+MEDIA_ROOT = Path(os.environ.get("ACCORD_TEST_MEDIA_ROOT") or VAR_DIR / "test-media")
 
 # Each test run has a name of its own, so that two runs (or a developer's worker) sharing one
 # Redis or var/ never take each other's tasks or cache entries. The worker that tests/conftest.py
