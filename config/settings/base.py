@@ -327,6 +327,9 @@ if REDIS_URL:
 # one statement and one Parquet row group; a build's memory is about that of one batch), and
 # where a build writes its files before they go into storage whole.
 ACCORD_DATASET_BATCH_ROWS = int(os.environ.get("ACCORD_DATASET_BATCH_ROWS", "20000"))
+# A split whose label distribution moved farther than this (total variation distance) from the
+# parent's same split, or from the whole version, is warned about in the validation report.
+ACCORD_DATASET_DRIFT_THRESHOLD = float(os.environ.get("ACCORD_DATASET_DRIFT_THRESHOLD", "0.1"))
 ACCORD_DATASET_BUILD_DIR = Path(
     os.environ.get("ACCORD_DATASET_BUILD_DIR", VAR_DIR / "tmp" / "datasets")
 )

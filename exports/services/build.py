@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -49,6 +50,7 @@ from core.jobs.services import (
     job_retry,
     job_run,
 )
+from exports.diffs import read_diff_columns, validation_report
 from exports.models import DatasetFile, DatasetVersion, VersionOutcome
 from exports.services.metadata import VersionFacts, croissant_json, dataset_card, manifest_json
 from exports.services.rows import (
@@ -479,13 +481,28 @@ def _size(size: int) -> str:
 
 
 def _validate(*, parent: DatasetVersion | None, parquet: Path) -> dict[str, Any]:
-    """The version checked against its parent, for its manifest and its row.
-
-    INTEGRATOR: call exports.diffs.validation_report here (helper "api" writes it): read the
-    four columns of `parquet` and of the parent's data.parquet (exports.diffs.
-    read_diff_columns), with both files' schemas and the drift threshold. Until then, empty.
-    """
-    return {}
+    """The version checked against its parent (exports.diffs.validation_report), for its
+    manifest and its row: schema changes, the label distribution's shift with its test, items
+    added, removed and relabeled, and a warning for each split that drifted past
+    ACCORD_DATASET_DRIFT_THRESHOLD. Reads four columns of each version's Parquet."""
+    table = read_diff_columns(str(parquet))
+    schema = pq.read_schema(parquet)
+    parent_table = parent_schema = None
+    if parent is not None:
+        name = parent.storage_prefix + DATA_FILES["parquet"]
+        try:
+            with default_storage.open(name, "rb") as stored:
+                parent_table = read_diff_columns(stored)
+                parent_schema = pq.read_schema(stored)
+        except FileNotFoundError:
+            raise BuildFailed(
+                f"{parent.label}'s data.parquet is missing from storage ({name}): this version "
+                "cannot be checked against it."
+            ) from None
+    return validation_report(
+        parent_table, table, parent_schema, schema,
+        drift_threshold=settings.ACCORD_DATASET_DRIFT_THRESHOLD,
+    )  # fmt: skip
 
 
 def _announce(version: DatasetVersion) -> None:

@@ -26,9 +26,10 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from PIL import Image
+from scipy.stats import chi2_contingency
 
 from agreement.models import Conflict, ItemAgreement, LabelOfRecord
-from agreement.services.conflicts import conflict_resolve
+from agreement.services.conflicts import conflict_reopen, conflict_resolve
 from core.jobs.models import JobStatus
 from exports.models import DatasetFile, DatasetVersion, VersionOutcome, WebhookDelivery
 from exports.services import build as build_service
@@ -735,3 +736,31 @@ def test_the_lineage_names_the_imports_the_rows_came_from_and_the_agreement_figu
     agreement = version.manifest["agreement"]
     assert agreement["items"] == 4 and agreement["annotations"] == 8
     assert agreement["rule"] == "majority" and "computed_at" in agreement
+
+
+def test_a_version_is_checked_against_its_parent_in_its_manifest(labeled, alice):
+    first = build(labeled, alice)
+    # The lead resolves the seven conflicts left open, and changes one earlier decision.
+    resolve_conflicts(labeled, alice, lambda item: "negative")
+    changed = Conflict.objects.filter(project=labeled, resolutions__value_after="neutral").first()
+    assert changed is not None
+    conflict_reopen(conflict=changed, lead=alice)
+    conflict_resolve(conflict=changed, lead=alice, value="positive")
+
+    second = build(labeled, alice)
+
+    assert first.validation["items"] is None and first.validation["rows"] == 33
+    report = second.validation
+    assert second.manifest["validation"] == report
+    assert report["items"]["added"] == 7 and report["items"]["relabeled"] == 1
+    assert report["items"]["removed"] == 0
+    assert report["labels"]["parent"] == {"positive": 28, "negative": 2, "neutral": 3}
+    assert report["labels"]["version"] == {"positive": 29, "negative": 9, "neutral": 2}
+    expected = chi2_contingency([[28, 2, 3], [29, 9, 2]], correction=False)
+    assert report["labels"]["chi_square"]["statistic"] == pytest.approx(expected.statistic)
+    assert report["labels"]["chi_square"]["p_value"] == pytest.approx(expected.pvalue)
+    # Past the default threshold of 0.1 (total variation).
+    shift = (abs(29 / 40 - 28 / 33) + abs(9 / 40 - 2 / 33) + abs(2 / 40 - 3 / 33)) / 2
+    assert report["labels"]["total_variation"] == pytest.approx(shift, abs=1e-6)
+    assert report["labels"]["drifted"] is True
+    assert any("label distribution moved" in warning for warning in report["warnings"])
