@@ -1,7 +1,7 @@
 """Benchmark: a dataset version of 1,000,000 labeled items on PostgreSQL, with Parquet, JSON Lines
 and CSV (and the manifest, dataset card and Croissant metadata).
 
-    .venv/bin/python bench/export.py [--items 1000000] [--runs 1] [--record]
+    .venv/bin/python bench/export.py [--items 1000000] [--runs 1] [--no-download] [--record]
 
 The project (made once with SQL, then reused; found by its name): `--items` text items of 60-140
 characters, each with a label of record (5 labels, skewed; one in twenty a lead's resolution,
@@ -14,6 +14,12 @@ counted). The project's earlier versions are deleted first, so every run builds 
 over the same labels would otherwise end "unchanged" at once). Target (issue 11): at most 15 s
 and 500 MB.
 
+Then the download: gunicorn (`--workers` sync workers, as `make run` serves Accord, so that a
+whole file goes out with sendfile) on a free port of 127.0.0.1, and a pipeline with a project
+token reading each data file of the last version through the datasets API, one stream at a
+time (the median of five) and then `--streams` at once, 1 MiB reads thrown away. Target
+(issue 11): at least 200 MB/s.
+
 The database comes from DATABASE_URL (default postgres://postgres@127.0.0.1:5432/accord_bench,
 created and migrated when missing). `--record` appends the figures to bench/RESULTS.md.
 """
@@ -21,11 +27,16 @@ created and migrated when missing). `--record` appends the figures to bench/RESU
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import platform
 import resource
+import socket
+import statistics
 import subprocess
 import sys
+import threading
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/accord_bench"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 LABELS = ["cat", "dog", "bird", "fish", "other"]
+DOWNLOAD_RUNS = 5
 
 
 def setup() -> None:
@@ -160,10 +172,103 @@ def build(project: Any) -> tuple[float, float, Any]:
     return seconds, max(peak_kb, before) / 1024, version
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def read_all(port: int, path: str, token: str) -> int:
+    """GET `path` and read its body 1 MiB at a time; the bytes read."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection.request("GET", path, headers={"Authorization": f"Token {token}"})
+    response = connection.getresponse()
+    if response.status != 200:
+        sys.exit(f"GET {path}: {response.status} {response.read()[:300]!r}")
+    size = 0
+    while chunk := response.read(1 << 20):
+        size += len(chunk)
+    connection.close()
+    return size
+
+
+def downloads(project: Any, version: Any, workers: int, streams: int) -> list[str]:
+    """Each data file of `version` through gunicorn, one stream, then `streams` at once."""
+    from django.contrib.auth import get_user_model
+
+    from projects.models import Role
+    from projects.services.tokens import project_token_create
+
+    lead, _ = get_user_model().objects.get_or_create(username="bench-export-lead")
+    project.memberships.get_or_create(user=lead, defaults={"role": Role.LEAD})
+    _, token = project_token_create(project=project, created_by=lead, name="bench download")
+    port = free_port()
+    env = {**os.environ, "DEBUG": "0"}
+    log = (ROOT / "var" / "bench-export-gunicorn.log").open("w")
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync",
+         "--timeout", "120", "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"/api/v1/projects/{project.pk}/datasets/versions/{version.pk}"
+    lines = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until gunicorn answers
+            try:
+                read_all(port, f"{base}/manifest/", token)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    sys.exit("gunicorn did not answer; see var/bench-export-gunicorn.log")
+                time.sleep(0.2)
+        for file in version.files.filter(name__startswith="data.").order_by("name"):
+            timings = []
+            for _ in range(DOWNLOAD_RUNS):  # the median: a worker's first request warms it
+                began = time.perf_counter()
+                size = read_all(port, f"{base}/files/{file.name}", token)
+                timings.append(time.perf_counter() - began)
+                assert size == file.size, (file.name, size, file.size)
+            seconds = statistics.median(timings)
+            lines.append(
+                f"export.download file={file.name} streams=1 mb={size / 1e6:.1f} "
+                f"runs={DOWNLOAD_RUNS} median_seconds={seconds:.3f} "
+                f"mb_per_s={size / 1e6 / seconds:.0f}"
+            )
+            print(lines[-1], flush=True)
+        biggest = version.files.filter(name__startswith="data.").order_by("-size").first()
+        sizes: list[int] = []
+        threads = [
+            threading.Thread(target=lambda: sizes.append(
+                read_all(port, f"{base}/files/{biggest.name}", token)))
+            for _ in range(streams)
+        ]  # fmt: skip
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - began
+        lines.append(
+            f"export.download file={biggest.name} streams={streams} "
+            f"mb={sum(sizes) / 1e6:.1f} seconds={seconds:.2f} "
+            f"mb_per_s={sum(sizes) / 1e6 / seconds:.0f} workers={workers}"
+        )
+        print(lines[-1], flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--no-download", action="store_true", help="build only")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--streams", type=int, default=3, help="downloads at once")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     options = parser.parse_args()
     setup()
@@ -180,6 +285,8 @@ def main() -> None:
             f"rows={version.row_count} status={version.status} {sizes}"
         )
         print(lines[-1], flush=True)
+    if not options.no_download:
+        lines += downloads(project, version, options.workers, options.streams)
     if options.record:
         command = "python bench/export.py " + " ".join(sys.argv[1:])
         with RESULTS.open("a", encoding="utf-8") as results:
