@@ -159,9 +159,11 @@ def s3_storage(bucket: str) -> dict[str, Any]:
 
     Keys: ACCORD_S3_ACCESS_KEY_ID and ACCORD_S3_SECRET_ACCESS_KEY, or when unset boto3's own
     chain (AWS_ACCESS_KEY_ID..., ~/.aws, an instance or task role). file_overwrite stays on:
-    every name is unique by construction (a version's files under its own id, images under their
-    sha256), so a second write of a name is a retry of the same version or the same bytes, and
-    the storage need not ask S3 whether the name is taken before each save."""
+    every name Accord writes is unique by construction (a version's files under its own id,
+    images under their sha256, an upload in a folder of its own), so a second write of a name
+    is a retry of the same version or the same bytes; without it, each save would first ask S3
+    whether the name is taken (one request more), and could still race another writer, since
+    S3 has no create-if-absent that every S3-compatible server honours."""
     options: dict[str, Any] = {
         "bucket_name": bucket,
         "endpoint_url": os.environ.get("ACCORD_S3_ENDPOINT_URL") or None,

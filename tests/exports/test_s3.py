@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from config.settings.base import BASE_DIR, s3_storage
@@ -37,6 +38,7 @@ from exports.services.build import (
 )
 from projects.models import ContentType, Item, TokenScope
 from projects.services.images import image_store
+from projects.services.imports import import_job_create, import_job_run
 from projects.services.tokens import project_token_create
 from tests.api_clients import secret_client, session_client
 from tests.exports.conftest import build, label_all, resolve_conflicts
@@ -287,6 +289,26 @@ def test_a_failed_build_on_s3_leaves_no_object(bucket, project, alice, bob, caro
     done = dataset_version_run(version_id=version.pk)
     assert done.status == JobStatus.SUCCEEDED
     assert len(objects(bucket, f"datasets/{project.pk}/{version.pk}/")) == 6
+
+
+def test_uploads_of_one_name_are_two_objects_and_import_from_s3(bucket, project, alice):
+    jobs = [
+        import_job_create(
+            project=project, uploaded_file=ContentFile(text.encode(), name="items.csv"),
+            created_by=alice, source="api", enqueue=False,
+        )
+        for text in ("key,text\na,first\n", "key,text\nb,second\nc,third\n")
+    ]  # fmt: skip
+    names = [job.file.name for job in jobs]
+    assert names[0] != names[1] and all(n.endswith("/items.csv") for n in names)
+    assert set(objects(bucket, "imports/")) == set(names)
+    for job in jobs:
+        assert import_job_run(job_id=job.pk).status == JobStatus.SUCCEEDED
+    assert sorted(project.items.values_list("key", "text")) == [
+        ("a", "first"),
+        ("b", "second"),
+        ("c", "third"),
+    ]
 
 
 @pytest.mark.parametrize("module", ["config.settings.base", "config.settings.production"])
