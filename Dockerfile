@@ -13,7 +13,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY . .
-RUN pip install . \
+# Optional extras, e.g. `--build-arg ACCORD_PIP_EXTRAS=s3` for the S3 storage (README: Storage).
+ARG ACCORD_PIP_EXTRAS=""
+RUN pip install ".${ACCORD_PIP_EXTRAS:+[$ACCORD_PIP_EXTRAS]}" \
     && useradd --create-home --uid 1000 accord \
     && mkdir -p /app/var/media
 

@@ -3,7 +3,7 @@ image), and files with byte ranges (a dataset version's, `stored_file_response`)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
@@ -26,6 +26,7 @@ from django.utils.http import (
 )
 
 from core.api.errors import error_response
+from core.storage import CHUNK_BYTES, storage_path, storage_stream
 
 CACHE_CONTROL = "private, max-age=86400"
 
@@ -59,8 +60,6 @@ def immutable_file_response(
 
 
 # --- stored files with ranges -------------------------------------------------------------------
-
-CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -132,19 +131,6 @@ def _if_range_holds(request: HttpRequest, stored: StoredFile) -> bool:
     return date is not None and date == int(stored.last_modified.timestamp())
 
 
-def _read_range(stored: StoredFile, first: int, length: int) -> Iterator[bytes]:
-    """The bytes of the range, a chunk at a time; the file closes when the response does."""
-    with stored.storage.open(stored.name, "rb") as handle:
-        handle.seek(first)
-        left = length
-        while left > 0:
-            chunk = handle.read(min(CHUNK_BYTES, left))
-            if not chunk:
-                return
-            left -= len(chunk)
-            yield chunk
-
-
 def stored_file_response(
     request: HttpRequest, stored: StoredFile, *, cache_control: str
 ) -> HttpResponseBase:
@@ -159,8 +145,9 @@ def stored_file_response(
       whole file;
     - HEAD: the headers of the GET, no body, and the file is not opened.
 
-    The whole file is a FileResponse over the storage's file, so that a WSGI server with
-    sendfile (gunicorn) hands the file to the kernel; a range is read a chunk at a time.
+    On a storage with local files the whole file is a FileResponse over the file on disk, so
+    that a WSGI server with sendfile (gunicorn) hands it to the kernel; otherwise (S3) it
+    streams from one GET a chunk at a time, and a range from one ranged GET (core.storage).
     Raises FileNotFoundError when the storage has no such file (the caller answers 404).
     """
     last_modified = int(stored.last_modified.timestamp())
@@ -198,9 +185,9 @@ def stored_file_response(
     if request.method == "HEAD":
         response = HttpResponse(content_type=stored.content_type)
         length = stored.size
-    elif span is None:
+    elif span is None and (local := storage_path(stored.storage, stored.name)) is not None:
         whole = FileResponse(
-            stored.storage.open(stored.name, "rb"),
+            open(local, "rb"),  # noqa: SIM115 (the response closes it)
             content_type=stored.content_type,
             as_attachment=True,
             filename=stored.filename,
@@ -208,13 +195,19 @@ def stored_file_response(
         whole.block_size = CHUNK_BYTES
         response = whole
         length = stored.size
+    elif span is None:
+        response = StreamingHttpResponse(
+            storage_stream(stored.storage, stored.name), content_type=stored.content_type
+        )
+        length = stored.size
     else:
         first, last = span
         length = last - first + 1
-        # Open now, so that a missing file is a 404 rather than a broken 206.
-        stored.storage.open(stored.name, "rb").close()
+        # The stream opens the file now, so that a missing file is a 404, not a broken 206.
         response = StreamingHttpResponse(
-            _read_range(stored, first, length), status=206, content_type=stored.content_type
+            storage_stream(stored.storage, stored.name, first=first, length=length),
+            status=206,
+            content_type=stored.content_type,
         )
         response["Content-Range"] = f"bytes {first}-{last}/{stored.size}"
     for name, value in headers.items():

@@ -15,6 +15,7 @@ from django.http import Http404
 from core.errors import Conflict
 from core.http import StoredFile
 from core.jobs.models import JobStatus
+from core.storage import storage_open_random
 from exports.diffs import VersionsDiff, read_diff_columns, versions_diff
 from exports.models import DatasetFile, DatasetVersion, VersionOutcome
 
@@ -119,7 +120,7 @@ def versions_diff_of(*, old: DatasetVersion, new: DatasetVersion) -> VersionsDif
             return _last_diff[key]
     tables = []
     for data in files:
-        with default_storage.open(data.storage_name, "rb") as handle:
+        with storage_open_random(default_storage, data.storage_name) as handle:
             tables.append(read_diff_columns(handle))
     diff = versions_diff(tables[0], tables[1])
     with _last_diff_lock:

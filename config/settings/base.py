@@ -6,6 +6,7 @@ With DATABASE_URL and REDIS_URL it uses PostgreSQL and a real Celery worker on R
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -146,10 +147,45 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+
+def s3_storage(bucket: str) -> dict[str, Any]:
+    """The default storage in an S3-compatible bucket (django-storages, the `s3` extra): dataset
+    versions' files, images and their thumbnails, and import uploads. Static files stay local.
+
+    Keys: ACCORD_S3_ACCESS_KEY_ID and ACCORD_S3_SECRET_ACCESS_KEY, or when unset boto3's own
+    chain (AWS_ACCESS_KEY_ID..., ~/.aws, an instance or task role). file_overwrite stays on:
+    every name Accord writes is unique by construction (a version's files under its own id,
+    images under their sha256, an upload in a folder of its own), so a second write of a name
+    is a retry of the same version or the same bytes; without it, each save would first ask S3
+    whether the name is taken (one request more), and could still race another writer, since
+    S3 has no create-if-absent that every S3-compatible server honours."""
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        "endpoint_url": os.environ.get("ACCORD_S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("ACCORD_S3_REGION") or None,
+        "location": os.environ.get("ACCORD_S3_PREFIX", "").strip("/"),
+        # "path" for MinIO and other servers without a DNS name per bucket; default: boto3's.
+        "addressing_style": os.environ.get("ACCORD_S3_ADDRESSING_STYLE") or None,
+        # Objects inherit the bucket's policy; nothing is public, and downloads go through Accord.
+        "default_acl": None,
+        "file_overwrite": True,
+        # A file opened through the storage (an import's upload) spools to disk past this.
+        "max_memory_size": 16 * 1024 * 1024,
+    }
+    access_key = os.environ.get("ACCORD_S3_ACCESS_KEY_ID")
+    if access_key:
+        options["access_key"] = access_key
+        options["secret_key"] = os.environ.get("ACCORD_S3_SECRET_ACCESS_KEY", "")
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+if os.environ.get("ACCORD_S3_BUCKET"):
+    STORAGES["default"] = s3_storage(os.environ["ACCORD_S3_BUCKET"])
 # Uploads above this go to a temporary file rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024

@@ -6,7 +6,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DEVELOPMENT_SECRET_KEY, LOGGING, env_bool
+from .base import DEVELOPMENT_SECRET_KEY, LOGGING, STORAGES, env_bool
 
 
 def required_env(name: str) -> str:
@@ -38,7 +38,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **STORAGES,  # the default storage: local disk, or S3 when ACCORD_S3_BUCKET is set (base)
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

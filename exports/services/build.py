@@ -50,6 +50,7 @@ from core.jobs.services import (
     job_retry,
     job_run,
 )
+from core.storage import storage_open_random, storage_path
 from exports.diffs import read_diff_columns, validation_report
 from exports.models import DatasetFile, DatasetVersion, VersionOutcome
 from exports.services.metadata import VersionFacts, croissant_json, dataset_card, manifest_json
@@ -188,9 +189,8 @@ def stored_files_delete(prefix: str) -> None:
     """Delete every file in the default storage under `prefix`."""
     for name in stored_names(prefix):
         default_storage.delete(name)
-    try:  # a local storage keeps the emptied folders
-        root = Path(default_storage.path(prefix))
-    except NotImplementedError:
+    root = storage_path(default_storage, prefix)
+    if root is None:  # no local folders: S3 has only the objects' names
         return
     for folder in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
         folder.rmdir()
@@ -298,7 +298,7 @@ def _label_order(label: str) -> tuple[int, float, str]:
 def _parent_splits(parent: DatasetVersion) -> ParentSplits:
     name = parent.storage_prefix + DATA_FILES["parquet"]
     try:
-        with default_storage.open(name, "rb") as stored:
+        with storage_open_random(default_storage, name) as stored:
             return ParentSplits.read(stored)
     except FileNotFoundError:
         raise BuildFailed(
@@ -390,7 +390,7 @@ def _build_on(
 
 def _save(name: str, written: WrittenFile) -> None:
     """Put a finished file into the default storage under `name` (a local storage moves it
-    there rather than copying it)."""
+    there rather than copying it; S3 uploads it from the file, in parts when it is large)."""
     if default_storage.exists(name):
         default_storage.delete(name)
     with _BuiltFile(written.path) as content:
@@ -491,7 +491,7 @@ def _validate(*, parent: DatasetVersion | None, parquet: Path) -> dict[str, Any]
     if parent is not None:
         name = parent.storage_prefix + DATA_FILES["parquet"]
         try:
-            with default_storage.open(name, "rb") as stored:
+            with storage_open_random(default_storage, name) as stored:
                 parent_table = read_diff_columns(stored)
                 parent_schema = pq.read_schema(stored)
         except FileNotFoundError:

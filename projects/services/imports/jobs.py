@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import IO, TYPE_CHECKING
@@ -151,7 +152,10 @@ def import_job_create(
         format=format,
     )  # fmt: skip
     # Written before the row exists, so that a row never points at a missing file.
-    job.file.save(get_valid_filename(name) or "upload", uploaded_file, save=False)
+    # In a folder of its own: two uploads of one name never share a file, on a storage that
+    # overwrites (S3 with file_overwrite, config.settings.base.s3_storage) as on one that does not.
+    stored_name = f"{uuid.uuid4().hex}/{get_valid_filename(name) or 'upload'}"
+    job.file.save(stored_name, uploaded_file, save=False)
     job.save()
     if enqueue:
         job_enqueue_on_commit(job, _enqueue_run)
