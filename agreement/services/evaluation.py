@@ -42,7 +42,7 @@ from agreement.rules import Outcome, Rule, Vote, item_outcome
 from core import sql
 from labeling.changes import ChangeReason, LabelsChanged
 from projects.models import AgreementRule, Item, ItemStatus, LabelKind, Project
-from projects.services.items import items_status_set
+from projects.services.items import items_status_statements
 
 WAITING_FOR_RATERS = (ItemStatus.OPEN, ItemStatus.IN_PROGRESS)
 REASON_WORDS = {
@@ -466,10 +466,16 @@ def _statements(writes: _Writes) -> list[tuple[str, list[Any]]]:
 
 def _write(project: Project, writes: _Writes, now: datetime) -> None:
     statements = _statements(writes)
-    if connection.vendor == "postgresql" and 1 < len(statements) <= 5:
+    # The statuses last: an item's conflict is moved below, before its status would be.
+    statuses = items_status_statements(statuses=writes.statuses, now=now)
+    if connection.vendor == "postgresql" and 1 < len(statements) + len(statuses) <= 6:
         # One round trip for a single item (its outcome and label of record, or a new conflict
-        # and its history line), as data-modifying CTEs of one statement: the submit of an
-        # item's last label pays for it.
+        # and its history line, and its status), as data-modifying CTEs of one statement: the
+        # submit of an item's last label pays for it. (A conflict that changes status is
+        # updated with the ORM below, so it waits for the statement; its item's status update
+        # does not depend on it.)
+        statements += statuses
+        statuses = []
         *first, (last_sql, last_params) = statements
         ctes = ", ".join(f"w{i} AS ({text})" for i, (text, _) in enumerate(first))
         sql.execute(
@@ -493,5 +499,5 @@ def _write(project: Project, writes: _Writes, now: datetime) -> None:
                 times_opened=F("times_opened") + 1
             )
         conflicts.update(**fields)
-    if writes.statuses:
-        items_status_set(statuses=writes.statuses, now=now)
+    for text, params in statuses:
+        sql.execute(text, params)

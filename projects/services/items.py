@@ -49,19 +49,30 @@ def items_status_set(*, statuses: dict[int, str], now: datetime | None = None) -
     """Set items' agreement statuses (labeled -> agreed | conflict -> resolved, DESIGN.md),
     one UPDATE per status. Precondition: the caller holds the items' row locks (agreement's
     evaluation runs inside the transaction that changed their labels)."""
+    for text, params in items_status_statements(statuses=statuses, now=now):
+        sql.execute(text, params)
+
+
+def items_status_statements(
+    *, statuses: dict[int, str], now: datetime | None = None
+) -> list[tuple[str, list[Any]]]:
+    """The UPDATEs of `items_status_set`, for a caller that sends them with its own writes in
+    one round trip (the submit of an item's last label). Same precondition."""
     now = now or timezone.now()
     by_status: dict[str, list[int]] = {}
     for item_id, status in statuses.items():
         by_status.setdefault(status, []).append(item_id)
     stamp = sql.param(Item, "updated_at", now)
+    statements = []
     for status, item_ids in by_status.items():
         # Hand-written: the submit of an item's last label runs it, and the ORM's update cost
         # some 2 ms of CPU there, more than the statement.
         marks = ", ".join(["%s"] * len(item_ids))
-        sql.execute(
+        statements.append((
             f"UPDATE projects_item SET status = %s, updated_at = %s WHERE id IN ({marks})",
             [status, stamp, *item_ids],
-        )
+        ))  # fmt: skip
+    return statements
 
 
 def items_status_set_from(*, table: str, now: datetime | None = None) -> int:
