@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from agreement.models import (
     Conflict,
@@ -26,6 +27,7 @@ from agreement.services.conflicts import (
     conflict_reopen,
     conflict_resolve,
 )
+from agreement.services.evaluation import items_evaluate
 from core.errors import Conflict as StateConflict
 from labeling.assignment import item_claim
 from labeling.counters import counters_recount
@@ -291,3 +293,32 @@ def test_a_multi_label_history_line_names_the_labels_not_a_list(alice, bob, caro
     messages = list(ItemEvent.objects.filter(item=item).values_list("message", flat=True))
     assert messages, "the conflict and the change are in the item's history"
     assert not any("[" in message for message in messages), messages
+
+
+@pytest.mark.parametrize(
+    "values", [("positive", "positive", "negative"), ("positive", "negative", "neutral")],
+    ids=["agreed", "conflict"],
+)  # fmt: skip
+def test_the_last_labels_evaluation_is_two_round_trips_on_postgresql(
+    sentiment, bob, carol, dave, values, django_assert_num_queries
+):
+    """One read of the item's state and votes, one statement for its outcome, label of record
+    or new conflict and history line, and its status: the submit of an item's last label pays
+    for no more (elsewhere, the writes go one statement each)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the writes are data-modifying CTEs of one statement on PostgreSQL only")
+    [item] = make_items(sentiment, 1)
+    label(sentiment, bob, item, values[0])
+    label(sentiment, carol, item, values[1])
+    label(sentiment, dave, item, values[2])
+    ItemAgreement.objects.filter(item=item).delete()
+    LabelOfRecord.objects.filter(item=item).delete()
+    Conflict.objects.filter(item=item).delete()
+    Item.objects.filter(pk=item.pk).update(status=ItemStatus.LABELED)
+
+    with django_assert_num_queries(2):
+        items_evaluate(project=sentiment, item_ids=[item.pk], reason="submit")
+
+    assert Item.objects.get(pk=item.pk).status == (
+        ItemStatus.AGREED if values[0] == values[1] else ItemStatus.CONFLICT
+    )
