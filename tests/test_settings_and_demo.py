@@ -20,6 +20,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from exports.models import DatasetVersion
 from projects.models import ImageBlob, ImportJob, Item, Label, Membership, Project, Role
 
 BASE_DIR = Path(django_settings.BASE_DIR)
@@ -258,11 +259,27 @@ def test_seed_demo_creates_two_projects_with_their_items(media_root: Path) -> No
     assert tickets.items.values("text").distinct().count() == 200
 
     for project in (digits, tickets):
-        roles = dict(project.memberships.values_list("user__username", "role"))
+        roles = dict(
+            project.memberships.filter(is_external=False).values_list("user__username", "role")
+        )
         assert roles == {
             "lead": Role.LEAD, "rater1": Role.RATER, "rater2": Role.RATER, "rater3": Role.RATER,
         }  # fmt: skip
         assert project.import_jobs.get().status == "succeeded"
+
+    # The tickets' vendor labels: three external raters on the first 120, the agreement computed
+    # over them, and a first dataset version of their labels of record.
+    vendors = tickets.memberships.filter(is_external=True)
+    assert sorted(vendors.values_list("external_name", flat=True)) == [
+        "vendor-ana", "vendor-ben", "vendor-cho",
+    ]  # fmt: skip
+    assert tickets.annotations.count() == 360
+    assert not digits.annotations.exists()
+    statuses = set(tickets.items.filter(key__lte="ticket-0120").values_list("status", flat=True))
+    assert statuses <= {"agreed", "conflict"} and "conflict" in statuses
+    [version] = DatasetVersion.objects.filter(project=tickets)
+    assert (version.label, version.is_ready) == ("v1", True)
+    assert version.row_count == tickets.items.filter(status="agreed").count()
 
 
 @pytest.mark.django_db
@@ -283,8 +300,11 @@ def test_seed_demo_prints_passwords_once_and_a_second_run_changes_nothing(
         assert user.is_staff == (username == "lead")
         assert not user.is_superuser
     assert (first["users"], first["projects"], first["items"], first["gold items"]) == (
-        4, 2, 500, 10
-    )  # fmt: skip
+        7,
+        2,
+        500,
+        10,
+    )  # fmt: skip  (4 people, and the 3 external raters of the tickets' vendor labels)
 
     again = seed_demo()
 

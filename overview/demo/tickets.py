@@ -193,3 +193,24 @@ def support_tickets(*, count: int = TICKETS_COUNT, seed: int = SEED) -> Iterator
 def tickets_jsonl(*, count: int = TICKETS_COUNT, seed: int = SEED) -> bytes:
     lines = (json.dumps(row, ensure_ascii=False) for row in support_tickets(count=count, seed=seed))
     return ("\n".join(lines) + "\n").encode()
+
+
+# Labels from an earlier vendor, imported as annotations of three external raters: each rater
+# right with their accuracy, else another label at random (and on the mixed messages, often the
+# other topic), so that the demo's dashboard, conflicts and first dataset version have data.
+VENDOR_RATERS = [("vendor-ana", 0.93), ("vendor-ben", 0.85), ("vendor-cho", 0.72)]
+VENDOR_LABELED = 120
+
+
+def vendor_annotations_csv(*, seed: int = SEED) -> bytes:
+    """CSV rows of item_key, rater, value for the first VENDOR_LABELED tickets."""
+    rng = random.Random(seed + 1)
+    values = [label["value"] for label in TICKET_LABELS]
+    lines = ["item_key,rater,value"]
+    for ticket in support_tickets(count=VENDOR_LABELED, seed=seed):
+        truth = ticket["template_topic"]
+        for rater, accuracy in VENDOR_RATERS:
+            value = truth if rng.random() < accuracy else rng.choice(
+                [v for v in values if v != truth])  # fmt: skip
+            lines.append(f"{ticket['key']},{rater},{value}")
+    return ("\n".join(lines) + "\n").encode()

@@ -12,7 +12,9 @@ Projects:
 - "Support ticket triage" (text, one label of billing / bug / feature request / account / other,
   hotkeys 1-5, k=3): 200 short customer-support messages generated from the templates of
   `overview/demo/tickets.py`, with a fixed random seed: no external data. A few mix two topics
-  on purpose, so that raters disagree on some of them.
+  on purpose, so that raters disagree on some of them. The first 120 come with labels from an
+  earlier vendor (three external raters, imported as annotations), so the agreement dashboard,
+  the conflict queue and a first dataset version ("Vendor labels", v1) have data at once.
 
 Both go through the real import path (`projects.services.imports`), run in this process: a ZIP
 of PNGs with a `manifest.jsonl`, and a JSONL file. Running the command again changes nothing:
@@ -33,7 +35,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from agreement.services.recompute import agreement_recompute_request, agreement_recompute_run
 from core.jobs.models import JobStatus
+from exports.services.build import dataset_version_request, dataset_version_run
+from labeling.imports import annotation_import_create, annotation_import_run
 from labeling.members import membership_set
 from overview.demo.digits import (
     DIGIT_LABELS,
@@ -48,6 +53,7 @@ from overview.demo.tickets import (
     TICKETS_INSTRUCTIONS,
     TICKETS_PROJECT,
     tickets_jsonl,
+    vendor_annotations_csv,
 )
 from projects.models import (
     ContentType,
@@ -132,6 +138,8 @@ class Command(BaseCommand):
         for spec in DEMO_PROJECTS:
             project = self._project(spec, lead=lead, raters=raters)
             self._items(spec, project=project, lead=lead)
+            if spec.name == TICKETS_PROJECT:
+                self._vendor_labels(project=project, lead=lead)
         self._print_passwords(new_passwords)
 
     # users
@@ -215,6 +223,38 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"  {spec.name!r}: {job.created_count} items created, "
                 f"{job.duplicate_count} already there."
+            )
+        )
+
+    def _vendor_labels(self, *, project: Project, lead: User) -> None:
+        """The tickets' earlier vendor labels, imported as annotations (once), the project's
+        agreement computed over them, and a first dataset version built from its labels of
+        record: all in this process, through the real services."""
+        if project.annotations.exists():
+            self.stdout.write(f"  {project.name!r} has its vendor labels.")
+            return
+        upload = SimpleUploadedFile(
+            "vendor-labels.csv", vendor_annotations_csv(), content_type="text/csv"
+        )
+        job = annotation_import_create(
+            project=project, uploaded_file=upload, created_by=lead, source="cli", enqueue=False
+        )
+        job = annotation_import_run(job_id=job.pk)
+        if job.status != JobStatus.SUCCEEDED:
+            raise CommandError(f"Import of the vendor labels failed: {job.message}")
+        recompute = agreement_recompute_request(project=project, requested_by=lead, enqueue=False)
+        agreement_recompute_run(job_id=recompute.pk)
+        version = dataset_version_request(
+            project=project, spec={}, requested_by=lead, name="Vendor labels", enqueue=False,
+            note="The labels of record of the tickets an earlier vendor labeled.",
+        )  # fmt: skip
+        version = dataset_version_run(version_id=version.pk)
+        conflicts = project.items.filter(status="conflict").count()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"  {project.name!r}: {job.created_count} vendor annotations imported, "
+                f"{conflicts} conflicts for the lead, dataset {version.label} built "
+                f"({version.row_count} rows)."
             )
         )
 
