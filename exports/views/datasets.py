@@ -135,7 +135,12 @@ def dataset_version(request: AuthenticatedRequest, pk: int, version_id: int) -> 
     latest_url = request.build_absolute_uri(
         reverse(api, kwargs={"project_pk": pk, "version": LATEST, "name": DATA_FILE})
     )
-    validation = version.validation or {}
+    validation = dict(version.validation or {})
+    order = list((version.spec or {}).get("splits") or {})
+    validation["splits"] = sorted(
+        validation.get("splits") or [],
+        key=lambda entry: (order.index(entry["split"]) if entry["split"] in order else len(order)),
+    )
     state = job_state(version)
     return render(
         request,

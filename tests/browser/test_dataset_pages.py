@@ -10,6 +10,7 @@ alice leads the project (two raters per item); bob and carol disagree on every t
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import pytest
 from playwright.sync_api import expect
 
 from exports.models import DatasetVersion
+from labeling.services import annotation_submit
+from projects.models import Item
 from tests.conftest import browser_login, screenshot
 from tests.exports.conftest import label_all, resolve_conflicts
 from tests.factories import make_items
@@ -63,7 +66,7 @@ def test_a_lead_builds_two_versions_and_compares_them(
     assert not DatasetVersion.objects.exists()
     screenshot(page, "datasets-02-refused")
 
-    # --- v1, from the keyboard; the page follows the build to its end ------------------------------
+    # --- v1, from the keyboard; the page follows the build to its end -------------------------
     page.get_by_label("Split ratio 3").fill("0.1")
     page.locator("#id_name").press("Enter")
     expect(page.locator("[data-job-badge]")).to_have_text("Succeeded", timeout=90_000)
@@ -82,6 +85,13 @@ def test_a_lead_builds_two_versions_and_compares_them(
 
     # --- v2 after the conflicts are resolved ----------------------------------------------------
     assert resolve_conflicts(project, alice, lambda item: "neutral") == 10
+    # And both raters change their minds on two items they had agreed on.
+    for item in Item.objects.filter(project=project, key__in=["review-1", "review-2"]):
+        for rater in (bob, carol):
+            annotation_submit(
+                project=project, item_id=item.pk, rater=rater, value="negative",
+                client_id=uuid.uuid4(),
+            )  # fmt: skip
     page.get_by_role("link", name="← All versions").click()
     page.locator("#id_name").fill("conflicts resolved")
     page.get_by_label("Note").fill("The ten conflicts, resolved as neutral by alice.")
@@ -89,7 +99,8 @@ def test_a_lead_builds_two_versions_and_compares_them(
     expect(page.locator("[data-job-badge]")).to_have_text("Succeeded", timeout=90_000)
     v2 = DatasetVersion.objects.get(project=project, number=2)
     expect(page.get_by_role("heading", name="Validation against v1")).to_be_visible()
-    expect(page.locator(".warnings").get_by_text("Labels new since the parent: neutral.")).to_be_visible()
+    warnings = page.locator(".warnings")
+    expect(warnings.get_by_text("Labels new since the parent: negative, neutral.")).to_be_visible()
     expect(page.locator(".labels-table")).to_contain_text("neutral")
     screenshot(page, "datasets-04-v2")
 
@@ -107,7 +118,10 @@ def test_a_lead_builds_two_versions_and_compares_them(
     expect(page.get_by_label("To")).to_have_value(str(v2.pk))
     added = page.locator("#added")
     expect(added.get_by_role("cell", name="review-0", exact=True)).to_be_visible()
-    expect(page.get_by_text("No item changed its label.")).to_be_visible()
+    matrix = page.locator(".matrix-table")
+    expect(matrix.get_by_role("row", name=re.compile("^positive"))).to_contain_text("2")
+    relabeled = page.locator("#relabeled")
+    expect(relabeled.get_by_role("cell", name="review-1", exact=True)).to_be_visible()
     screenshot(page, "datasets-06-diff")
 
     # The other way round, chosen in the form.
