@@ -139,7 +139,7 @@ def dataset_version(request: AuthenticatedRequest, pk: int, version_id: int) -> 
     order = list((version.spec or {}).get("splits") or {})
     validation["splits"] = sorted(
         validation.get("splits") or [],
-        key=lambda entry: (order.index(entry["split"]) if entry["split"] in order else len(order)),
+        key=lambda entry: order.index(entry["split"]) if entry["split"] in order else len(order),
     )
     state = job_state(version)
     return render(
