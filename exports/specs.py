@@ -231,13 +231,13 @@ def _fields(value: Any, project: Project) -> tuple[str, ...]:
         elif not Item.objects.filter(project=project, data__has_key=name).exists():
             problems.append(f"{name!r} is a key of no item's data")
     if problems:
-        seen = _data_keys_seen(project)
+        seen = data_keys_seen(project)
         known = ", ".join(["text", *(["image"] if project.content_type == "image" else []), *seen])
         raise ValueError(f"{'; '.join(problems)}. Fields this project's items have: {known}.")
     return tuple(names)
 
 
-def _data_keys_seen(project: Project, sample: int = 500) -> list[str]:
+def data_keys_seen(project: Project, sample: int = 500) -> list[str]:
     """Keys of Item.data among the project's first items (for an error message)."""
     keys: set[str] = set()
     for data in (

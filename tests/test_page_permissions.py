@@ -20,7 +20,7 @@ from agreement import urls as agreement_urls
 from agreement.models import AgreementRecompute
 from core.jobs.models import JobStatus
 from exports import urls as exports_urls
-from exports.models import DeliveryStatus, WebhookDelivery
+from exports.models import DatasetVersion, DeliveryStatus, WebhookDelivery
 from exports.services.webhooks import webhook_create
 from labeling import urls as labeling_urls
 from labeling.models import AnnotationImportJob
@@ -86,6 +86,15 @@ MATRIX = [
     ("GET",  "/projects/{project}/agreement/recomputes/{recompute}/status.json",
                                                                200,   403,   404,    LOGIN),
     ("POST", "/projects/{project}/agreement/recomputes/{recompute}/retry/", MOVED, 403, 404, LOGIN),
+    # Datasets: a lead's. Without a spec the form comes back with its errors; a failed build is
+    # retried (and moved on to its page).
+    ("GET",  "/projects/{project}/datasets/",                  200,   403,   404,    LOGIN),
+    ("POST", "/projects/{project}/datasets/",                  200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/datasets/{version}/",        200,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/datasets/{missing}/",        404,   403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/datasets/{version}/status.json", 200, 403,  404,    LOGIN),
+    ("POST", "/projects/{project}/datasets/{version}/retry/",  MOVED, 403,   404,    LOGIN),
+    ("GET",  "/projects/{project}/datasets/diff/",             200,   403,   404,    LOGIN),
     # Webhooks: a lead's. Without a URL the forms come back with their errors.
     ("GET",  "/projects/{project}/webhooks/",                  200,   403,   404,    LOGIN),
     ("POST", "/projects/{project}/webhooks/",                  200,   403,   404,    LOGIN),
@@ -134,6 +143,9 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
         webhook=webhook, event="dataset.version.ready", event_id="dataset.version.ready:1",
         payload={}, status=DeliveryStatus.FAILED, attempts=7,
     )  # fmt: skip
+    version = DatasetVersion.objects.create(
+        project=project, spec={}, spec_hash="0" * 64, status=JobStatus.FAILED, created_by=alice
+    )
     return {
         "users": {"alice": alice, "bob": bob, "mallory": mallory},
         "ids": {
@@ -150,6 +162,7 @@ def world(project, alice, bob, carol, mallory) -> dict[str, Any]:
             "recompute": recompute.pk,
             "webhook": webhook.pk,
             "delivery": delivery.pk,
+            "version": version.pk,
         },
     }
 
@@ -184,7 +197,7 @@ def test_the_matrix_covers_every_page():
     """A page added to the urls of any app must get its row above."""
     ids = {"project": 1, "missing": 2, "carol": 3, "job": 4, "image_item": 5, "token": 6,
            "ptoken": 7, "invitation": 8, "secret": "inv_x", "ann_job": 9,
-           "recompute": 10, "webhook": 11, "delivery": 12}  # fmt: skip
+           "recompute": 10, "webhook": 11, "delivery": 12, "version": 13}  # fmt: skip
     covered = {resolve(path.format(**ids)).url_name for _, path, *_ in MATRIX}
     named = {
         pattern.name
