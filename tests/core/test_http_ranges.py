@@ -15,7 +15,7 @@ from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 from django.test import RequestFactory
 from django.utils.http import http_date
 
-from core import http
+from core import http, storage
 from core.http import StoredFile, byte_range, stored_file_response
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes, each position's byte known
@@ -140,7 +140,7 @@ def test_one_range_is_a_206_with_those_bytes(stored, header, first, last):
 
 
 def test_a_range_over_many_chunks_is_read_a_chunk_at_a_time(stored, monkeypatch):
-    monkeypatch.setattr(http, "CHUNK_BYTES", 1000)
+    monkeypatch.setattr(storage, "CHUNK_BYTES", 1000)
     response = answer(stored, Range="bytes=1500-7499")
     chunks = list(response.streaming_content)  # type: ignore[attr-defined]
     assert [len(c) for c in chunks] == [1000] * 6
