@@ -15,7 +15,7 @@ from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 from django.test import RequestFactory
 from django.utils.http import http_date
 
-from core import http, storage
+from core import storage
 from core.http import StoredFile, byte_range, stored_file_response
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes, each position's byte known
