@@ -90,9 +90,18 @@ def test_the_same_seed_gives_the_same_lines_and_another_seed_other_lines():
         first = list(FeedbackLogSimulator(small).lines(fmt))
         assert list(FeedbackLogSimulator(small).lines(fmt)) == first
         assert list(FeedbackLogSimulator(small, seed=6).lines(fmt)) != first
+    # A simulator replays its stream, and its stats count one stream.
+    simulator = FeedbackLogSimulator(small)
+    lines = list(simulator.lines("jsonl"))
+    stats = simulator.stats.as_dict()
+    assert list(simulator.lines("jsonl")) == lines
+    assert simulator.stats.as_dict() == stats
+    assert stats["lines"] == len(lines) == stats["deliveries"] + stats["malformed"]
+    assert stats["malformed"] > 0
     assert (
         FeedbackLogSimulator(small).truth.relevance.tolist()
-        == FeedbackLogSimulator(small).truth.relevance.tolist()
+        == simulator.truth.relevance.tolist()
+        != FeedbackLogSimulator(small, seed=6).truth.relevance.tolist()
     )
 
 
