@@ -1,0 +1,1 @@
+"""Benchmarks and the log simulator; a package so that tests can import `bench.feedback_logs`."""
