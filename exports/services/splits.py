@@ -8,8 +8,10 @@ cumulative ratio exceeds u; the last split when rounding leaves the ratios' sum 
 u. A frozen test split (`freeze_test`) changes this against the parent version:
 - an item in the parent's "test" split stays in "test";
 - an item that was in the parent in another split never moves into "test": where its hash says
-  "test", it takes the split its hash gives over the other splits, their ratios renormalised
-  (the same u laid along the non-test splits' cumulative ratios over their sum);
+  "test", it takes a split among the others by its ratio renormalised: u's place within the
+  test split's stretch of [0, 1), stretched back to [0, 1) (uniform again, and independent of
+  the split the hash gave: laying u itself along the other splits would send all of these
+  items to the last of them), laid along the non-test splits' cumulative ratios over their sum;
 - an item new since the parent goes by its hash.
 So evaluation sets grow as new items join them, and nothing a model trained on moves into them.
 The parent's keys are read from its Parquet file, two columns, a row group at a time.
@@ -94,6 +96,8 @@ class Splitter:
             total = sum(ratio for _, ratio in others)
             self.other_indexes = np.asarray([index for index, _ in others])
             self.other_cumulative = _cumulative([ratio / total for _, ratio in others])
+            self.test_low = float(self.cumulative[self.test_index - 1]) if self.test_index else 0.0
+            self.test_width = float(self.cumulative[self.test_index]) - self.test_low
 
     def assign(self, keys: Sequence[str], positions: np.ndarray | None = None) -> list[str]:
         """The split of each key, in order; `positions`, when given, are the keys' u as the
@@ -128,6 +132,7 @@ class Splitter:
             )
             rows = hashed_in[moved]
             if len(rows):
-                others = _first_exceeding(self.other_cumulative, positions[rows])
+                within = (positions[rows] - self.test_low) / self.test_width
+                others = _first_exceeding(self.other_cumulative, np.clip(within, 0.0, 1.0))
                 index[rows] = self.other_indexes[others]
         return index
