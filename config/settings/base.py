@@ -221,6 +221,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "tidy-expired-leases": {"task": "labeling.tasks.leases_tidy", "schedule": 300.0},
+    # A webhook delivery whose task was lost (a broker down when it was queued) is sent anyway.
+    "sweep-webhook-deliveries": {
+        "task": "exports.tasks.webhook_deliveries_sweep",
+        "schedule": 300.0,
+    },
 }
 
 # Shared by every web process and the worker: Redis, or files under var/cache/ on the embedded

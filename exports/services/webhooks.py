@@ -48,7 +48,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -58,7 +58,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from core.errors import Conflict
@@ -379,6 +379,9 @@ def redelivery_number(delivery: WebhookDelivery) -> int | None:
     return int(number) if number.isdigit() else None
 
 
+SWEEP_BATCH = 1000
+
+
 def _enqueue_on_commit(delivery_id: int, countdown: float | None = None) -> None:
     from exports.tasks import webhook_delivery_task  # the task module imports this one
 
@@ -388,6 +391,27 @@ def _enqueue_on_commit(delivery_id: int, countdown: float | None = None) -> None
         transaction.on_commit(
             lambda: webhook_delivery_task.apply_async((delivery_id,), countdown=countdown)
         )
+
+
+SWEEP_GRACE = timedelta(minutes=5)
+
+
+def webhook_deliveries_sweep(*, now: datetime | None = None) -> int:
+    """Queue again the pending deliveries no task is coming for: one never attempted a while
+    after it was made (its task was lost with a broker that was down when it committed), or
+    one whose retry, or whose attempt's lease, ran out a while ago (its task was lost). Run by
+    beat every few minutes; a task for a delivery that has one coming anyway does nothing (the
+    attempt is claimed, `webhook_deliver`). Returns how many were queued."""
+    now = now or timezone.now()
+    before = now - SWEEP_GRACE
+    lost = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).filter(
+        Q(next_attempt_at__isnull=True, attempts=0, created_at__lt=before)
+        | Q(next_attempt_at__lt=before)
+    )
+    ids = list(lost.values_list("pk", flat=True)[:SWEEP_BATCH])
+    for delivery_id in ids:
+        _enqueue_on_commit(delivery_id)
+    return len(ids)
 
 
 # --- sending -----------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from exports.services.webhooks import (
     webhooks_emit_version_ready,
     webhooks_of_project,
 )
-from exports.tasks import webhook_delivery_task
+from exports.tasks import webhook_deliveries_sweep_task, webhook_delivery_task
 from projects.services.archive import project_archive
 from tests.conftest import wait_for
 from tests.exports.webhook_receiver import (
@@ -531,3 +531,44 @@ def test_a_real_worker_delivers_after_retrying_with_the_configured_backoff(
     assert [entry["status_code"] for entry in done.attempt_log] == [500, 500, 200]
     for gap, delay in zip(gaps, DELAYS, strict=False):
         assert gap >= delay * (1 - JITTER), (gaps, DELAYS)
+
+
+def test_a_delivery_whose_task_was_lost_is_sent_by_the_sweep(
+    project, alice, countdowns, django_capture_on_commit_callbacks
+):
+    """The broker was down when the delivery was queued, or a retry's task was lost: the
+    sweep (beat, every five minutes) queues it again; deliveries with a task coming, or too
+    young to tell, are left alone."""
+    with running_receiver() as receiver:
+        webhook = hook(project, alice, receiver)
+        long_ago = timezone.now() - timedelta(minutes=30)
+
+        def delivery(name: str, **fields: Any) -> WebhookDelivery:
+            made = WebhookDelivery.objects.create(
+                webhook=webhook, event="dataset.version.ready", event_id=name,
+                payload={"event": "dataset.version.ready"}, **fields,
+            )  # fmt: skip
+            WebhookDelivery.objects.filter(pk=made.pk).update(created_at=long_ago)
+            return made
+
+        never_sent = delivery("never-sent")
+        retry_lost = delivery(
+            "retry-lost", attempts=1, next_attempt_at=long_ago,
+            attempt_log=[{"attempt": 1, "status_code": 500}],
+        )  # fmt: skip
+        due_soon = delivery("due-soon", attempts=1, next_attempt_at=timezone.now(),
+                            attempt_log=[{"attempt": 1, "status_code": 500}])  # fmt: skip
+        young = WebhookDelivery.objects.create(
+            webhook=webhook, event="dataset.version.ready", event_id="young", payload={}
+        )
+
+        with django_capture_on_commit_callbacks(execute=True):
+            queued = webhook_deliveries_sweep_task()
+
+        assert queued == 2
+        assert sorted(pk for pk, _ in countdowns) == sorted([never_sent.pk, retry_lost.pk])
+        assert receiver.count == 2
+        for sent in (never_sent, retry_lost):
+            assert WebhookDelivery.objects.get(pk=sent.pk).status == DeliveryStatus.DELIVERED
+        for left in (due_soon, young):
+            assert WebhookDelivery.objects.get(pk=left.pk).status == DeliveryStatus.PENDING
