@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from core.jobs.models import Job, JobStatus
 
@@ -158,6 +160,16 @@ def job_retry(job: J, *, enqueue: Callable[[int], None]) -> J:
         transaction.on_commit(lambda: enqueue(job.pk))
     job.refresh_from_db()
     return job
+
+
+def job_upload_save(job: Any, uploaded_file: Any, *, name: str) -> None:
+    """Store a file import's upload in `job.file`, then save the job row: the file first, so
+    that a row never points at a missing file. In a folder of its own, so that two uploads of
+    one name never share a file, on a storage that overwrites (S3 with file_overwrite,
+    config.settings.base.s3_storage) as on one that does not."""
+    stored_name = f"{uuid.uuid4().hex}/{get_valid_filename(name) or 'upload'}"
+    job.file.save(stored_name, uploaded_file, save=False)
+    job.save()
 
 
 def job_enqueue_on_commit(job: Job, enqueue: Callable[[int], None]) -> None:

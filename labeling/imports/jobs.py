@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
@@ -16,7 +15,6 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 
 from core.jobs.models import JobStatus
 from core.jobs.services import (
@@ -26,6 +24,7 @@ from core.jobs.services import (
     job_fail,
     job_retry,
     job_run,
+    job_upload_save,
 )
 from core.readers import (
     FileRejected,
@@ -129,12 +128,7 @@ def annotation_import_create(
         project=project, created_by=created_by, source=source, original_name=name[:255],
         format=format,
     )  # fmt: skip
-    # Written before the row exists, so that a row never points at a missing file.
-    # In a folder of its own: two uploads of one name never share a file, on a storage that
-    # overwrites (S3 with file_overwrite, config.settings.base.s3_storage) as on one that does not.
-    stored_name = f"{uuid.uuid4().hex}/{get_valid_filename(name) or 'upload'}"
-    job.file.save(stored_name, uploaded_file, save=False)
-    job.save()
+    job_upload_save(job, uploaded_file, name=name)
     if enqueue:
         job_enqueue_on_commit(job, _enqueue_run)
     return job
